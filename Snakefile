@@ -1,0 +1,25 @@
+# melanoflow: Bisla et al. (CVPRW 2019) melanoma pipeline. See README.md for how to run it.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/segment.smk"
+include: "workflow/rules/purify.smk"
+include: "workflow/rules/synthesize.smk"
+include: "workflow/rules/classify.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    input:
+        all_targets(),

@@ -1,0 +1,1 @@
+# Rules of the classify stage (added by the stage's owner).

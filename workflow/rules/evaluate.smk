@@ -1,0 +1,1 @@
+# Rules of the evaluate stage (added by the stage's owner).

@@ -1,0 +1,1 @@
+# Rules of the purify stage (added by the stage's owner).

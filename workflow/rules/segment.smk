@@ -1,0 +1,1 @@
+# Rules of the segment stage (added by the stage's owner).

@@ -1,0 +1,1 @@
+# Rules of the synthesize stage (added by the stage's owner).
