@@ -1,0 +1,1 @@
+"""Generated demo archives in the official ISIC 2017 layout."""

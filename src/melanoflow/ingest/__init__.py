@@ -1,0 +1,1 @@
+"""Ingest official dermoscopy archives into one checked Parquet manifest."""

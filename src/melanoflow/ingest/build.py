@@ -1,0 +1,158 @@
+"""Turn every configured dataset into rows of the image manifest.
+
+Each image is decoded once here, checked (integrity, pixel cap, mask size), and written under
+``results/images/<dataset>/``; later stages read those files and the manifest, never the archives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+from tqdm import tqdm
+
+from melanoflow.ingest.archive import Limits
+from melanoflow.ingest.readers import READERS, Candidate
+from melanoflow.io import BadInputError, decode_image, write_bytes, write_image
+from melanoflow.manifest import QUARANTINE_SCHEMA, SPLITS, relative_to_workdir, write_images_manifest, write_table
+
+log = logging.getLogger(__name__)
+
+# Encodings kept byte for byte; anything else (BMP, TIFF) is stored as lossless PNG.
+KEPT_SUFFIXES = {".jpg": ".jpg", ".jpeg": ".jpg", ".png": ".png"}
+
+
+class IngestError(BadInputError):
+    """The datasets cannot be combined into a manifest (e.g. one image in two splits)."""
+
+
+def ingest(datasets: dict, classes: list[str], settings: dict, seed: int, images_dir: str | Path,
+           manifest_path: str | Path, quarantine_path: str | Path, threads: int = 1) -> pd.DataFrame:
+    """Read every dataset, write images/masks under ``images_dir``, then the manifest and quarantine tables."""
+    limits = Limits(settings["max_uncompressed_bytes"], settings["max_compression_ratio"])
+    rows, quarantined = [], []
+    for name, dataset in datasets.items():
+        scan = READERS[dataset["format"]](Path(dataset["path"]), limits, dataset)
+        if scan.unmatched_labels:
+            log.warning("%s: %d label rows have no image, e.g. %s", name, len(scan.unmatched_labels),
+                        "; ".join(scan.unmatched_labels[:3]))
+        mapping = dataset.get("labels") or {label: label for label in classes}
+        with ThreadPoolExecutor(max(threads, 1)) as pool:
+            jobs = [pool.submit(extract, name, candidate, mapping, classes, settings["max_pixels"], Path(images_dir))
+                    for candidate in scan.candidates]
+            for job, candidate in tqdm(zip(jobs, scan.candidates, strict=True), total=len(jobs), desc=f"ingest {name}",
+                                       mininterval=5):
+                try:
+                    rows.append(job.result())
+                except BadInputError as error:
+                    if settings["on_bad_image"] == "fail":
+                        pool.shutdown(cancel_futures=True)
+                        raise
+                    log.warning("quarantined: %s", error)
+                    quarantined.append({"dataset": name, "image_id": candidate.image_id,
+                                        "source": candidate.image.describe(), "problem": str(error)})
+        log.info("%s: %d images ingested", name, sum(row["dataset"] == name for row in rows))
+    if not rows:
+        raise IngestError("no usable image in any configured dataset")
+    manifest = pd.DataFrame(rows)
+    manifest = assign_splits(manifest, datasets, settings["split"], seed)
+    check_cross_split_duplicates(manifest)
+    manifest = manifest.sort_values(["dataset", "split", "image_id"], ignore_index=True)
+    write_table(pd.DataFrame(quarantined, columns=QUARANTINE_SCHEMA.names), quarantine_path, QUARANTINE_SCHEMA)
+    write_images_manifest(manifest, manifest_path)
+    log.info("manifest: %d images\n%s", len(manifest), manifest.groupby(["dataset", "split", "label"]).size())
+    return manifest
+
+
+def extract(dataset: str, candidate: Candidate, mapping: dict, classes: list[str], max_pixels: int,
+            images_dir: Path) -> dict:
+    """Check one candidate, write its image and mask, and return its manifest row."""
+    if candidate.problem:
+        raise BadInputError(candidate.problem)
+    source = candidate.image.describe()
+    if candidate.label not in mapping:
+        raise BadInputError(f"{source}: label {candidate.label!r} is not mapped in datasets.{dataset}.labels")
+    label = mapping[candidate.label]
+    if label not in classes:
+        raise BadInputError(f"{source}: label {candidate.label!r} maps to {label!r}, which is not in `classes`")
+    data = candidate.image.read()
+    image = decode_image(data, source, max_pixels=max_pixels)
+    height, width = image.shape[:2]
+    folder = images_dir / dataset
+    suffix = KEPT_SUFFIXES.get(PurePosixPath(candidate.image.name).suffix.lower())
+    if suffix:
+        image_path = folder / f"{candidate.image_id}{suffix}"
+        write_bytes(image_path, data)
+    else:
+        image_path = folder / f"{candidate.image_id}.png"
+        write_image(image_path, image)
+    mask_path = None
+    if candidate.mask is not None:
+        mask_source = candidate.mask.describe()
+        mask = decode_image(candidate.mask.read(), mask_source, max_pixels=max_pixels, grayscale=True)
+        if mask.shape != (height, width):
+            raise BadInputError(f"{mask_source}: mask is {mask.shape[1]}x{mask.shape[0]}, image is {width}x{height}")
+        binary = mask > (0 if mask.max() <= 1 else 128)  # 1-bit masks decode to 0/1 or 0/255
+        mask_path = folder / f"{candidate.image_id}_segmentation.png"
+        write_image(mask_path, binary.astype(np.uint8) * 255)
+    return {
+        "image_id": candidate.image_id, "dataset": dataset, "split": candidate.split, "label": label,
+        "image_path": relative_to_workdir(image_path),
+        "mask_path": relative_to_workdir(mask_path) if mask_path else None,
+        "lesion_id": candidate.lesion_id, "width": width, "height": height,
+        "sha256": hashlib.sha256(data).hexdigest(), "source": source,
+    }
+
+
+def assign_splits(manifest: pd.DataFrame, datasets: dict, fractions: dict, seed: int) -> pd.DataFrame:
+    """Keep official splits; split the rest (or datasets set to ``stratified``) by class, grouped by lesion."""
+    manifest = manifest.copy()
+    for name, dataset in datasets.items():
+        rows = manifest["dataset"] == name
+        official = dataset.get("split", "official") == "official" and manifest.loc[rows, "split"].notna().all()
+        if official:
+            continue
+        manifest.loc[rows, "split"] = stratified_group_split(manifest.loc[rows], fractions, seed)
+    unknown = set(manifest["split"]) - set(SPLITS)
+    if unknown:
+        raise IngestError(f"unknown split names {sorted(unknown)}; use {SPLITS}")
+    return manifest
+
+
+def stratified_group_split(rows: pd.DataFrame, fractions: dict, seed: int) -> np.ndarray:
+    """train/val/test labels for ``rows``: class proportions kept, images of one lesion kept together."""
+    groups = rows["lesion_id"].fillna(rows["image_id"]).to_numpy()
+    labels = rows["label"].to_numpy()
+    split = np.array(["train"] * len(rows), dtype=object)
+    remaining = np.arange(len(rows))
+    share_left = 1.0
+    for name in ("test", "val"):
+        fraction = fractions[f"{name}_fraction"] / share_left
+        if fraction <= 0 or len(remaining) < 2:
+            continue
+        largest_class = np.unique(labels[remaining], return_counts=True)[1].max()
+        n_splits = min(max(2, round(1 / fraction)), largest_class)
+        if n_splits < 2:
+            continue
+        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        _, held_out = next(folds.split(remaining, labels[remaining], groups[remaining]))
+        split[remaining[held_out]] = name
+        remaining = np.setdiff1d(remaining, remaining[held_out])
+        share_left -= fractions[f"{name}_fraction"]
+    return split
+
+
+def check_cross_split_duplicates(manifest: pd.DataFrame) -> None:
+    """The same image bytes in two splits would leak test data into training: name both rows."""
+    for _, group in manifest.groupby("sha256"):
+        if group["split"].nunique() > 1:
+            first, second = group.iloc[0], group.loc[group["split"] != group.iloc[0]["split"]].iloc[0]
+            raise IngestError(
+                f"the same image (sha256 {first.sha256[:12]}...) is in two splits: {first.dataset}/{first.image_id} "
+                f"({first.split}, {first.source}) and {second.dataset}/{second.image_id} ({second.split}, {second.source})"
+            )

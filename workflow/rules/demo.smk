@@ -1,0 +1,17 @@
+# Generated demo archives (config `demo`), in the official ISIC 2017 layout.
+
+
+if DEMO_DIR is not None:
+
+    rule demo_archives:
+        output:
+            archives=demo_archive_files(),
+            occlusions=directory(f"{DEMO_DIR}/occlusions"),
+        params:
+            demo=config["demo"],
+            classes=CLASSES,
+            seed=config["seed"],
+        log:
+            f"{RESULTS}/logs/demo_archives.log",
+        script:
+            "../scripts/demo_archives.py"

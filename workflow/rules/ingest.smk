@@ -1,0 +1,22 @@
+# Official archives -> results/manifests/images.parquet (+ quarantine) and extracted images/masks.
+
+
+rule ingest:
+    input:
+        dataset_input_files,
+    output:
+        manifest=f"{RESULTS}/manifests/images.parquet",
+        quarantine=f"{RESULTS}/manifests/quarantine.parquet",
+        images=directory(f"{RESULTS}/images"),
+    params:
+        datasets=config["datasets"],
+        classes=CLASSES,
+        settings=config["ingest"],
+        seed=config["seed"],
+    threads: 2
+    log:
+        f"{RESULTS}/logs/ingest.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ingest.tsv"
+    script:
+        "../scripts/ingest.py"
