@@ -19,7 +19,7 @@ from tqdm import tqdm
 from melanoflow.ingest.archive import Limits
 from melanoflow.ingest.readers import READERS, Candidate
 from melanoflow.io import BadInputError, decode_image, write_bytes, write_image
-from melanoflow.manifest import QUARANTINE_SCHEMA, SPLITS, relative_to_workdir, write_images_manifest, write_table
+from melanoflow.manifest import QUARANTINE_SCHEMA, SPLITS, read_images_manifest, relative_to_workdir, write_images_manifest, write_table
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def ingest(datasets: dict, classes: list[str], settings: dict, seed: int, images
     write_table(pd.DataFrame(quarantined, columns=QUARANTINE_SCHEMA.names), quarantine_path, QUARANTINE_SCHEMA)
     write_images_manifest(manifest, manifest_path)
     log.info("manifest: %d images\n%s", len(manifest), manifest.groupby(["dataset", "split", "label"]).size())
-    return manifest
+    return read_images_manifest(manifest_path)
 
 
 def extract(dataset: str, candidate: Candidate, mapping: dict, classes: list[str], max_pixels: int,
