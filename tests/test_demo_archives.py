@@ -66,6 +66,7 @@ def test_same_seed_same_archives(tmp_path, demo):
 def test_classes_look_different(demo):
     """Melanoma borders are more irregular than nevus borders (solidity of the ground-truth mask)."""
     from skimage.measure import regionprops
+
     from melanoflow.io import decode_image
 
     truth = pd.read_csv(demo / "ISIC-2017_Training_Part3_GroundTruth.csv")

@@ -96,9 +96,9 @@ def decode_image(data: bytes, name: str, max_pixels: int = DEFAULT_MAX_PIXELS, g
     ``name`` is used in error messages only. The header is inspected before the pixels are decoded so
     that a decompression bomb is refused without allocating it.
     """
-    from PIL import Image, UnidentifiedImageError
-
     import io as _io
+
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(_io.BytesIO(data)) as probe:
@@ -115,10 +115,7 @@ def decode_image(data: bytes, name: str, max_pixels: int = DEFAULT_MAX_PIXELS, g
     try:
         with Image.open(_io.BytesIO(data)) as image:
             image.load()  # a truncated file fails here, not in verify()
-            if grayscale:
-                array = np.asarray(image.convert("L"))
-            else:
-                array = np.asarray(image.convert("RGB"))
+            array = np.asarray(image.convert("L" if grayscale else "RGB"))
     except (OSError, SyntaxError, ValueError) as error:
         raise BadInputError(f"{name}: corrupt or truncated image ({error})") from error
     return np.ascontiguousarray(array)

@@ -11,7 +11,7 @@ import pytest
 
 from melanoflow.ingest.build import IngestError, ingest
 from melanoflow.io import BadInputError
-from melanoflow.manifest import read_images_manifest, read_table, QUARANTINE_SCHEMA
+from melanoflow.manifest import QUARANTINE_SCHEMA, read_images_manifest, read_table
 
 from .archives import jpeg, png_mask, write_isic2017
 
@@ -39,7 +39,7 @@ def isic(folder, **extra):
 def test_isic2017_triple_labels_masks_and_files(tmp_path):
     folder = write_isic2017(tmp_path / "isic", {"ISIC_1": (1.0, 0.0), "ISIC_2": (0.0, 1.0), "ISIC_3": (0.0, 0.0)})
     manifest, out = run(tmp_path, {"isic": isic(folder)})
-    assert dict(zip(manifest.image_id, manifest.label)) == {
+    assert dict(zip(manifest.image_id, manifest.label, strict=True)) == {
         "ISIC_1": "melanoma", "ISIC_2": "seborrheic_keratosis", "ISIC_3": "nevus"}
     assert set(manifest.split) == {"train"}
     assert (manifest.width == 40).all() and (manifest.height == 30).all()
@@ -50,7 +50,8 @@ def test_isic2017_triple_labels_masks_and_files(tmp_path):
     # the JPEG is stored byte for byte: its checksum is the archive member's
     with zipfile.ZipFile(folder / "ISIC-2017_Training_Data.zip") as archive:
         original = archive.read("ISIC-2017_Training_Data/ISIC_1.jpg")
-    assert open(stored.loc[stored.image_id == "ISIC_1", "image_path"].item(), "rb").read() == original
+    with open(stored.loc[stored.image_id == "ISIC_1", "image_path"].item(), "rb") as stored_file:
+        assert stored_file.read() == original
 
 
 def test_official_splits_are_kept(tmp_path):
@@ -59,7 +60,7 @@ def test_official_splits_are_kept(tmp_path):
     write_isic2017(folder, {"ISIC_2": (0.0, 0.0)}, split="Validation", images={"ISIC_2": jpeg(seed=5)})
     write_isic2017(folder, {"ISIC_3": (0.0, 1.0)}, split="Test_v2", images={"ISIC_3": jpeg(seed=6)})
     manifest, _ = run(tmp_path, {"isic": isic(folder)})
-    assert dict(zip(manifest.image_id, manifest.split)) == {"ISIC_1": "train", "ISIC_2": "val", "ISIC_3": "test"}
+    assert dict(zip(manifest.image_id, manifest.split, strict=True)) == {"ISIC_1": "train", "ISIC_2": "val", "ISIC_3": "test"}
 
 
 def test_stratified_split_keeps_lesions_together_and_is_seeded(tmp_path):
@@ -90,7 +91,7 @@ def test_dermofit_class_folders_with_masks(tmp_path):
     dataset = {"format": "folder", "path": str(folder), "labels": {"MEL": "melanoma", "ML": "nevus", "SK": "seborrheic_keratosis"},
                "split": "official"}
     manifest, _ = run(tmp_path, {"dermofit": dataset})
-    assert dict(zip(manifest.image_id, manifest.label)) == {
+    assert dict(zip(manifest.image_id, manifest.label, strict=True)) == {
         "A1": "melanoma", "A2": "melanoma", "B1": "nevus", "C1": "seborrheic_keratosis"}
     assert manifest.mask_path.notna().all()
     assert set(manifest.split) <= {"train", "val"}
@@ -112,7 +113,7 @@ def test_isic2018_task3_one_hot_lesion_ids_and_task1_masks(tmp_path):
     (folder / "ISIC2018_Task1_Training_GroundTruth").mkdir()
     (folder / "ISIC2018_Task1_Training_GroundTruth" / "ISIC_000_segmentation.png").write_bytes(png_mask())
     manifest, _ = run(tmp_path, {"isic2018": {"format": "isic2018_task3", "path": str(folder),
-                                              "labels": dict(zip(codes, ["melanoma", "nevus"] + ["seborrheic_keratosis"] * 5))}})
+                                              "labels": dict(zip(codes, ["melanoma", "nevus"] + ["seborrheic_keratosis"] * 5, strict=True))}})
     by_id = manifest.set_index("image_id")
     assert by_id.loc["ISIC_000", "label"] == "melanoma" and by_id.loc["ISIC_001", "label"] == "nevus"
     assert by_id.loc["ISIC_003", "lesion_id"] == "HAM_1"

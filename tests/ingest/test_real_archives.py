@@ -30,7 +30,7 @@ def test_isic2017_official_layout(tmp_path, shared_data):
     manifest = run(tmp_path, "isic2017", {"format": "isic2017", "path": str(folder)})
     expected = expected_labels(folder / "ISIC-2017_Training_Part3_GroundTruth.csv")
     assert len(manifest) == len(expected) == 179
-    assert dict(zip(manifest.image_id, manifest.label)) == expected
+    assert dict(zip(manifest.image_id, manifest.label, strict=True)) == expected
     assert manifest.label.value_counts().to_dict() == {"nevus": 96, "seborrheic_keratosis": 49, "melanoma": 34}
     assert (manifest.split == "train").all()  # only the Training triple is present: the official split is kept
     assert manifest.mask_path.notna().all()
@@ -46,7 +46,7 @@ def test_ph2_three_file_layout(tmp_path, shared_data):
     folder = shared_data / "ph2-real"
     manifest = run(tmp_path, "ph2", {"format": "isic2017", "path": str(folder), "split": "stratified"})
     expected = expected_labels(folder / "PH2_Training_Part3_GroundTruth.csv")
-    assert dict(zip(manifest.image_id, manifest.label)) == expected
+    assert dict(zip(manifest.image_id, manifest.label, strict=True)) == expected
     assert manifest.label.value_counts().to_dict() == {"nevus": 96, "melanoma": 24}
     assert set(manifest.split) == {"train", "val"}
     val = manifest[manifest.split == "val"]

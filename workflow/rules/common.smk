@@ -3,7 +3,6 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 RESULTS = "results"
@@ -27,7 +26,9 @@ def dataset_input_files(wildcards=None):
         if DEMO_DIR is not None and folder == Path(DEMO_DIR):
             files += demo_archive_files()
         elif folder.exists():
-            files += sorted(str(p) for p in folder.iterdir() if not p.name.startswith("."))
+            files += sorted(
+                str(p) for p in folder.iterdir() if not p.name.startswith(".")
+            )
         else:
             raise WorkflowError(f"dataset {name!r}: folder {folder} does not exist")
     return sorted(set(files))

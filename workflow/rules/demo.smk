@@ -7,11 +7,11 @@ if DEMO_DIR is not None:
         output:
             archives=demo_archive_files(),
             occlusions=directory(f"{DEMO_DIR}/occlusions"),
+        log:
+            f"{RESULTS}/logs/demo_archives.log",
         params:
             demo=config["demo"],
             classes=CLASSES,
             seed=config["seed"],
-        log:
-            f"{RESULTS}/logs/demo_archives.log",
         script:
             "../scripts/demo_archives.py"

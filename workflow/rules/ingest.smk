@@ -8,15 +8,15 @@ rule ingest:
         manifest=f"{RESULTS}/manifests/images.parquet",
         quarantine=f"{RESULTS}/manifests/quarantine.parquet",
         images=directory(f"{RESULTS}/images"),
+    log:
+        f"{RESULTS}/logs/ingest.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ingest.tsv"
+    threads: 2
     params:
         datasets=config["datasets"],
         classes=CLASSES,
         settings=config["ingest"],
         seed=config["seed"],
-    threads: 2
-    log:
-        f"{RESULTS}/logs/ingest.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/ingest.tsv"
     script:
         "../scripts/ingest.py"

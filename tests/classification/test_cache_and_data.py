@@ -1,0 +1,74 @@
+"""Image cache (cached tensor == fresh decode) and the manifest's transforms on tensors."""
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from melanoflow import io
+from melanoflow.classification.cache import build_cache, open_cache, write_cache
+from melanoflow.classification.data import ManifestImages, apply_manifest_transform, epoch_order
+
+from .conftest import CLASSES, write_images
+
+
+def manifest_of(paths, labels=None, **transform):
+    rows = pd.DataFrame({"source_path": paths, "label": labels or [CLASSES[0]] * len(paths), "hflip": False,
+                         "vflip": False, "crop_x0": 0.0, "crop_y0": 0.0, "crop_x1": 1.0, "crop_y1": 1.0,
+                         "seed": np.arange(len(paths)) + 7})
+    return rows.assign(**transform)
+
+
+def test_cached_pixels_equal_a_fresh_decode(tmp_path):
+    paths = write_images(tmp_path, ["a", "b", "c"], size=(50, 40))
+    jpeg = tmp_path / "d.jpg"
+    cv2.imwrite(str(jpeg), np.random.default_rng(3).integers(0, 256, (30, 60, 3), dtype=np.uint8))
+    paths.append(str(jpeg))
+    manifest = manifest_of([paths[2], paths[0], paths[2], paths[1], paths[3]])  # repeats share one slot
+    write_cache(manifest, 24, tmp_path / "cache.npy", tmp_path / "cache.json", threads=2)
+    cache = open_cache(tmp_path / "cache.npy", tmp_path / "cache.json")
+    assert isinstance(cache.pixels, np.memmap) and cache.pixels.shape == (4, 24, 24, 3)
+    for path in paths:
+        fresh = cv2.resize(io.read_image(path), (24, 24), interpolation=cv2.INTER_AREA)
+        np.testing.assert_array_equal(cache.pixels[cache.slots[path]], fresh)
+    # and through the dataset: an untransformed eval row is the fresh decode, centre-cropped, as CHW
+    image, _ = ManifestImages(manifest, cache, CLASSES, 20, train=False)[4]
+    fresh = cv2.resize(io.read_image(paths[3]), (24, 24), interpolation=cv2.INTER_AREA)[2:22, 2:22]
+    assert torch.equal(image, torch.from_numpy(fresh).permute(2, 0, 1))
+
+
+def test_a_cache_of_another_manifest_is_refused(tmp_path):
+    paths = write_images(tmp_path, ["a", "b"])
+    write_cache(manifest_of(paths), 16, tmp_path / "cache.npy", tmp_path / "cache.json")
+    write_cache(manifest_of(paths[:1]), 16, tmp_path / "other.npy", tmp_path / "other.json")
+    with pytest.raises(io.BadInputError, match="cache"):
+        open_cache(tmp_path / "cache.npy", tmp_path / "other.json")
+    with pytest.raises(KeyError, match="no slot"):
+        ManifestImages(manifest_of(paths), open_cache(tmp_path / "other.npy", tmp_path / "other.json"), CLASSES, 16,
+                       train=False)
+
+
+def test_manifest_transform_flips_and_crop_box():
+    image = torch.arange(3 * 8 * 8, dtype=torch.uint8).reshape(3, 8, 8)
+    row = manifest_of(["x"], hflip=True, vflip=True).iloc[0]
+    assert torch.equal(apply_manifest_transform(image, row), image.flip(-1).flip(-2))
+    # a box of the top-left quarter, scaled back up 2x with nearest-like content: corners come from that quarter
+    row = manifest_of(["x"], crop_x1=0.5, crop_y1=0.5).iloc[0]
+    cropped = apply_manifest_transform(image.float(), row)
+    assert cropped.shape == (3, 8, 8)
+    assert cropped.max() <= image[:, :4, :4].float().max() + 1e-4
+    assert cropped.min() >= image[:, :4, :4].float().min() - 1e-4
+
+
+def test_training_augmentation_depends_on_row_seed_and_epoch_only(tmp_path):
+    paths = write_images(tmp_path, ["a", "b"], size=(40, 40))
+    cache = build_cache(paths, 32)
+    dataset = ManifestImages(manifest_of(paths), cache, CLASSES, 16, train=True)
+    first = [dataset[i][0] for i in range(2)]
+    again = ManifestImages(manifest_of(paths), cache, CLASSES, 16, train=True)
+    assert all(torch.equal(a, again[i][0]) for i, a in enumerate(first))
+    dataset.epoch = 1
+    assert not all(torch.equal(a, dataset[i][0]) for i, a in enumerate(first))
+    assert first[0].shape == (3, 16, 16)
+    assert epoch_order(10, 200, 3) == epoch_order(10, 200, 3) != epoch_order(10, 200, 4)

@@ -1,0 +1,79 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torchvision
+from prediction_tables import CLASSES, predictions_frame, random_predictions
+
+from melanoflow.classification.model import classifier_metadata, save_classifier
+from melanoflow.evaluation import metrics, report
+
+PARAMS = {
+    "seed": 3, "classes": CLASSES, "melanoma_class": "melanoma", "keratosis_class": "seborrheic_keratosis",
+    "sensitivities": [0.82, 0.89, 0.95], "bootstrap": {"resamples": 200, "level": 0.95},
+    "baseline": "baseline", "proposed": "proposed",
+}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "classifier.pt"
+    model = torchvision.models.resnet18(weights=None, num_classes=3)
+    save_classifier(path, model, classifier_metadata("resnet18", CLASSES, 64, 72, (0.5,) * 3, (0.25,) * 3, None))
+    return str(path)
+
+
+def write_variants(tmp_path, checkpoint):
+    """A weak baseline and a perfect proposed classifier on the same 120 images, plus their metrics files."""
+    baseline = random_predictions(120, seed=11, skill=0.4)
+    labels = baseline["label"].to_numpy()
+    proposed = predictions_frame(labels, np.eye(3)[[CLASSES.index(label) for label in labels]] * 0.8 + 0.05)
+    predictions, metrics_files = {}, {}
+    for variant, frame in (("baseline", baseline), ("proposed", proposed)):
+        predictions[variant] = str(tmp_path / f"{variant}.parquet")
+        frame.sample(frac=1, random_state=0).to_parquet(predictions[variant])  # row order must not matter
+        metrics_files[variant] = str(tmp_path / variant / "metrics.json")
+        report.evaluate_variant(predictions[variant], checkpoint, metrics_files[variant], PARAMS, variant)
+    return baseline, predictions, metrics_files
+
+
+def test_evaluate_variant_writes_scores_intervals_and_classifier(tmp_path, checkpoint):
+    baseline, _, metrics_files = write_variants(tmp_path, checkpoint)
+    written = json.loads(Path(metrics_files["baseline"]).read_text())
+    expected = metrics.score_predictions(baseline.sort_values("image_id"), CLASSES, "melanoma", "seborrheic_keratosis")
+    assert written["melanoma_auc"] == pytest.approx(expected["melanoma_auc"], abs=1e-12)
+    assert written["confusion_matrix"] == expected["confusion_matrix"]
+    low, high = written["intervals"]["mean_auc"]
+    assert low < written["mean_auc"] < high
+    assert written["classifier"] == {"arch": "resnet18", "input_size": 64, "pretrained": False}
+
+
+def test_compare_states_the_verdict_beside_the_paper(tmp_path, checkpoint):
+    _, predictions, metrics_files = write_variants(tmp_path, checkpoint)
+    outputs = {name: str(tmp_path / "out" / f"{name}.{suffix}") for name, suffix in
+               [("table", "csv"), ("markdown", "md"), ("html", "html"), ("roc", "png"), ("confusion", "png")]}
+    report.compare_variants(predictions, metrics_files, outputs, PARAMS)
+    table = pd.read_csv(outputs["table"]).set_index("variant")
+    assert table.loc["proposed", "melanoma_auc"] == 1.0
+    assert table.loc["proposed", "melanoma_auc_diff"] == pytest.approx(1 - table.loc["baseline", "melanoma_auc"])
+    assert table.loc["proposed", "melanoma_auc_diff_low"] > 0
+    assert np.isnan(table.loc["baseline", "melanoma_auc_diff"])
+    markdown = Path(outputs["markdown"]).read_text()
+    assert "Melanoma ROC AUC: proposed minus baseline" in markdown and "proposed beats baseline" in markdown
+    for number in ("0.805", "0.873", "0.880", "0.915", "0.874", "0.911", "0.697", "0.648", "0.492"):
+        assert number in markdown
+    assert report.PAPER_SOURCE in markdown
+    assert "trained without ImageNet weights" in markdown
+    assert "proposed beats baseline" in Path(outputs["html"]).read_text()
+    for figure in ("roc", "confusion"):
+        assert Path(outputs[figure]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(("interval", "outcome"), [([0.01, 0.2], "proposed beats baseline"),
+                                                   ([-0.2, -0.01], "baseline beats proposed"),
+                                                   ([-0.1, 0.1], "no clear difference")])
+def test_verdict_follows_the_interval(interval, outcome):
+    difference = {"difference": sum(interval) / 2, "interval": interval, "share_not_better": 0.5}
+    assert outcome in report.verdict("baseline", "proposed", difference, "Melanoma ROC AUC", 0.95)

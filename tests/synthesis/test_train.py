@@ -1,0 +1,144 @@
+"""GAN training: exact resume, train-split-only reading, the paper's extra generator rounds, early stopping."""
+
+import pytest
+import torch
+
+import melanoflow.io
+from melanoflow.manifest import read_images_manifest
+from melanoflow.synthesis import train
+from melanoflow.synthesis.train import EarlyStopping, GanTrainer, diversity, fit, train_gan
+
+from .conftest import SPLIT_COUNTS, gan_settings, synthesis_params
+
+SEED_SETTINGS = {"seed": 3, "mode": "decoupled", "device": "cpu"}
+
+
+def tiny_images(n=8, seed=0):
+    return torch.randint(0, 256, (n, 3, 64, 64), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, monkeypatch):
+    images, labels = tiny_images(), torch.zeros(8, dtype=torch.long)
+    settings = {**gan_settings(epochs=3), **SEED_SETTINGS}
+    straight = fit(images, labels, ["melanoma"], settings)
+
+    original = GanTrainer.train_one_epoch
+    calls = {"n": 0}
+
+    def interrupted(self):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # killed during the third epoch
+        return original(self)
+
+    resume = tmp_path / "gan.pt.resume"
+    monkeypatch.setattr(GanTrainer, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit(images, labels, ["melanoma"], settings, resume_path=resume)
+    assert torch.load(resume, weights_only=False)["epoch"] == 2
+    monkeypatch.setattr(GanTrainer, "train_one_epoch", original)
+    resumed = fit(images, labels, ["melanoma"], settings, resume_path=resume)
+
+    assert resumed["epoch"] == straight["epoch"] == 3
+    assert resumed["rounds"] == straight["rounds"]
+    for net in ("generator", "discriminator", "best_generator"):
+        for name, tensor in straight[net].items():
+            assert torch.equal(tensor, resumed[net][name]), f"{net}.{name} differs after resuming"
+    assert resumed["history"] == straight["history"]
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path):
+    images, labels = tiny_images(), torch.zeros(8, dtype=torch.long)
+    resume = tmp_path / "gan.pt.resume"
+    fit(images, labels, ["melanoma"], {**gan_settings(epochs=1), **SEED_SETTINGS}, resume_path=resume)
+    with pytest.raises(ValueError, match="learning_rate"):
+        fit(images, labels, ["melanoma"], {**gan_settings(epochs=2, learning_rate=1e-3), **SEED_SETTINGS},
+            resume_path=resume)
+
+
+def test_gan_reads_only_training_images_of_its_class(tiny_manifest, tmp_path, monkeypatch):
+    read = []
+    real_reader = melanoflow.io.read_image
+
+    def recording_reader(path, *args, **kwargs):
+        read.append(str(path))
+        return real_reader(path, *args, **kwargs)
+
+    monkeypatch.setattr(melanoflow.io, "read_image", recording_reader)
+    output = tmp_path / "gan" / "melanoma.pt"
+    train_gan(str(tiny_manifest), None, ["melanoma"], synthesis_params(epochs=1), str(output))
+
+    manifest = read_images_manifest(tiny_manifest)
+    allowed = set(manifest.loc[(manifest.split == "train") & (manifest.label == "melanoma"), "image_path"])
+    assert len(read) == SPLIT_COUNTS["train"] and set(read) == allowed
+    state = torch.load(output, weights_only=False)
+    assert state["class_names"] == ["melanoma"] and state["epoch"] == 1
+    assert not output.with_name("melanoma.pt.resume").exists()
+
+
+def test_coupled_gan_trains_on_balanced_batches_of_its_classes(tiny_manifest, tmp_path, monkeypatch):
+    seen_labels = []
+    original = GanTrainer._discriminator_step
+
+    def recording_step(self, real, labels, noise):
+        seen_labels.append(labels.tolist())
+        return original(self, real, labels, noise)
+
+    monkeypatch.setattr(GanTrainer, "_discriminator_step", recording_step)
+    params = {**synthesis_params(epochs=1), "mode": "coupled"}
+    output = tmp_path / "coupled.pt"
+    train_gan(str(tiny_manifest), None, ["melanoma", "nevus"], params, str(output))
+    assert seen_labels and all(sorted(b) == [0] * 4 + [1] * 4 for b in seen_labels)
+    assert torch.load(output, weights_only=False)["architecture"]["latent_dim"] == 100
+
+
+def test_two_extra_generator_rounds_after_every_tenth_joint_round(monkeypatch):
+    steps = {"g": 0}
+    original = GanTrainer._generator_step
+
+    def counting(self, *args):
+        steps["g"] += 1
+        return original(self, *args)
+
+    monkeypatch.setattr(GanTrainer, "_generator_step", counting)
+    # 40 images, 2 per batch: 20 joint rounds per epoch -> 20 + 2 x 2 generator steps
+    settings = {**gan_settings(epochs=1, batch_size=2), **SEED_SETTINGS}
+    state = fit(tiny_images(40), torch.zeros(40, dtype=torch.long), ["melanoma"], settings)
+    assert state["rounds"] == 20 and steps["g"] == 24
+
+
+def test_one_sided_label_smoothing_sets_the_real_target(monkeypatch):
+    targets = []
+    original = train.F.binary_cross_entropy_with_logits
+
+    def recording(logits, target, *args, **kwargs):
+        targets.append(float(target.flatten()[0]))
+        return original(logits, target, *args, **kwargs)
+
+    monkeypatch.setattr(train.F, "binary_cross_entropy_with_logits", recording)
+    settings = {**gan_settings(epochs=1, real_label=0.9), **SEED_SETTINGS}
+    fit(tiny_images(4), torch.zeros(4, dtype=torch.long), ["melanoma"], settings)
+    # per joint round: D real (smoothed), D fake (0), G (1: only the real side is smoothed)
+    assert targets[:3] == [pytest.approx(0.9), 0.0, 1.0]
+
+
+def test_early_stopping_waits_for_patience_after_warmup():
+    stopping = EarlyStopping(min_ratio=0.2, patience=2, warmup=3)
+    ratios = [0.01, 0.01, 0.01, 0.5, 0.1, 0.3, 0.1, 0.1]
+    decisions = [stopping.update(epoch, ratio) for epoch, ratio in enumerate(ratios)]
+    assert decisions == [False] * 7 + [True]
+
+
+def test_collapsed_generator_is_replaced_by_the_last_healthy_one(monkeypatch):
+    ratios = iter([1.0, 1.0, 0.0, 0.0])
+    monkeypatch.setattr(GanTrainer, "measure_diversity", lambda self: next(ratios) * self.real_diversity)
+    settings = {**gan_settings(epochs=10, warmup_epochs=0, patience=2, min_diversity_ratio=0.5), **SEED_SETTINGS}
+    state = fit(tiny_images(), torch.zeros(8, dtype=torch.long), ["melanoma"], settings)
+    assert state["stopped_early"] and state["epoch"] == 4 and state["best_epoch"] == 1
+    assert [round(h["diversity_ratio"], 6) for h in state["history"]] == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_diversity_is_mean_pairwise_rms_distance_in_unit_pixels():
+    images = torch.stack([torch.full((3, 2, 2), -1.0), torch.full((3, 2, 2), 1.0), torch.full((3, 2, 2), 0.0)])
+    # pairwise RMS distances in [0, 1] units: 1, 0.5, 0.5
+    assert diversity(images) == pytest.approx(2 / 3)
