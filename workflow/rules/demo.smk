@@ -13,5 +13,7 @@ if DEMO_DIR is not None:
             demo=config["demo"],
             classes=CLASSES,
             seed=config["seed"],
+        conda:
+            CONDA_ENV
         script:
             "../scripts/demo_archives.py"

@@ -18,5 +18,26 @@ rule ingest:
         classes=CLASSES,
         settings=config["ingest"],
         seed=config["seed"],
+    conda:
+        CONDA_ENV
     script:
         "../scripts/ingest.py"
+
+
+rule manifest_summary:
+    input:
+        manifest=rules.ingest.output.manifest,
+    output:
+        figure=report(
+            f"{RESULTS}/manifests/class_counts.png",
+            caption="../report/class_counts.rst",
+            category="1. Data",
+        ),
+    params:
+        classes=CLASSES,
+    log:
+        f"{RESULTS}/logs/manifest_summary.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/manifest_summary.py"

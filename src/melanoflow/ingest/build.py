@@ -19,7 +19,14 @@ from tqdm import tqdm
 from melanoflow.ingest.archive import Limits
 from melanoflow.ingest.readers import READERS, Candidate
 from melanoflow.io import BadInputError, decode_image, write_bytes, write_image
-from melanoflow.manifest import QUARANTINE_SCHEMA, SPLITS, read_images_manifest, relative_to_workdir, write_images_manifest, write_table
+from melanoflow.manifest import (
+    QUARANTINE_SCHEMA,
+    SPLITS,
+    read_images_manifest,
+    relative_to_workdir,
+    write_images_manifest,
+    write_table,
+)
 
 log = logging.getLogger(__name__)
 
