@@ -9,11 +9,11 @@ if DEMO_DIR is not None:
             occlusions=directory(f"{DEMO_DIR}/occlusions"),
         log:
             f"{RESULTS}/logs/demo_archives.log",
+        conda:
+            CONDA_ENV
         params:
             demo=config["demo"],
             classes=CLASSES,
             seed=config["seed"],
-        conda:
-            CONDA_ENV
         script:
             "../scripts/demo_archives.py"

@@ -12,14 +12,14 @@ rule ingest:
         f"{RESULTS}/logs/ingest.log",
     benchmark:
         f"{RESULTS}/benchmarks/ingest.tsv"
+    conda:
+        CONDA_ENV
     threads: 2
     params:
         datasets=config["datasets"],
         classes=CLASSES,
         settings=config["ingest"],
         seed=config["seed"],
-    conda:
-        CONDA_ENV
     script:
         "../scripts/ingest.py"
 
@@ -33,11 +33,11 @@ rule manifest_summary:
             caption="../report/class_counts.rst",
             category="1. Data",
         ),
-    params:
-        classes=CLASSES,
     log:
         f"{RESULTS}/logs/manifest_summary.log",
     conda:
         CONDA_ENV
+    params:
+        classes=CLASSES,
     script:
         "../scripts/manifest_summary.py"
