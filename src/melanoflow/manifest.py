@@ -79,6 +79,26 @@ def read_table(path: str | os.PathLike, schema: pa.Schema) -> pd.DataFrame:
     return table.to_pandas()
 
 
+def read_columns(path: str | os.PathLike, columns: list[str]) -> pd.DataFrame:
+    """Read ``columns`` of another stage's Parquet table; raise naming the file and any missing column."""
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, pa.ArrowInvalid) as error:
+        raise SchemaError(f"{path}: not a readable Parquet table ({error})") from error
+    missing = [column for column in columns if column not in names]
+    if missing:
+        raise SchemaError(f"{path}: missing columns {missing} (has {names})")
+    return pq.read_table(path, columns=columns).to_pandas()
+
+
+def merge_shard_tables(shard_paths: list[str | os.PathLike], path: str | os.PathLike, schema: pa.Schema) -> None:
+    """Concatenate per-shard tables of ``schema`` into one, checking that no image appears twice."""
+    frames = [read_table(shard_path, schema) for shard_path in shard_paths]
+    merged = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=schema.names)
+    check_unique_ids(merged, str(path))
+    write_table(merged, path, schema)
+
+
 def write_images_manifest(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     check_unique_ids(frame, str(path))
     write_table(frame, path, IMAGES_SCHEMA)

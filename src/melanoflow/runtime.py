@@ -11,6 +11,8 @@ import sys
 import numpy as np
 import torch
 
+from melanoflow import gpuslots
+
 log = logging.getLogger(__name__)
 
 
@@ -30,12 +32,23 @@ def setup_logging(log_path: str | None = None, level: int = logging.INFO) -> Non
 
 
 def select_device(name: str = "auto") -> torch.device:
-    """``cpu``, ``cuda`` or ``auto`` (CUDA when available). Asking for CUDA without one is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but no CUDA device is available")
-    return torch.device(name)
+    """``cpu``, ``cuda`` or ``auto`` (CUDA when a device exists). Asking for CUDA without one is an error.
+
+    A CUDA job first locks a free GPU slot (:mod:`melanoflow.gpuslots`) and from then on sees only that
+    GPU, so concurrent jobs on a multi-GPU machine spread over its GPUs; the lock lasts as long as the
+    process. Call this before anything else touches CUDA. ``cuda:N`` pins a device and takes no slot.
+    """
+    if name not in ("auto", "cuda"):
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            raise RuntimeError(f"device {name!r} requested but no CUDA device is available")
+        return torch.device(name)
+    if gpuslots.acquire_device() is None:
+        if name == "cuda":
+            raise RuntimeError("device 'cuda' requested but no CUDA device is available")
+        return torch.device("cpu")
+    # Once CUDA has started in this process it keeps the device list it saw then, whatever the
+    # environment now says: address the held device by its position in that list.
+    return torch.device("cuda", gpuslots.held_device_position() if torch.cuda.is_initialized() else 0)
 
 
 def cpu_supports_bf16() -> bool:

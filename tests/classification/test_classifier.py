@@ -9,8 +9,14 @@ import torch
 import torchvision
 
 from melanoflow.classification.cache import build_cache, cache_sources, write_cache
+from melanoflow.classification.data import IMAGENET_MEAN, IMAGENET_STD
 from melanoflow.classification.manifests import TRAIN_MANIFEST_SCHEMA, build_training_manifest
-from melanoflow.classification.model import build_classifier, load_classifier
+from melanoflow.classification.model import (
+    build_classifier,
+    classifier_metadata,
+    load_classifier,
+    save_classifier,
+)
 from melanoflow.classification.predict import predict_variant, predictions_schema
 from melanoflow.classification.recipe import Recipe
 from melanoflow.classification.train import TrainSettings, fit
@@ -79,19 +85,23 @@ def test_best_checkpoint_and_history(trained):
     assert meta["val_loss"] == pytest.approx(history["val_loss"].min())
 
 
-def test_predictions_for_the_test_split_and_purified_test_images(trained):
-    root = trained["root"]
-    write_table(trained["manifest"], root / "train.parquet", TRAIN_MANIFEST_SCHEMA)
-    write_cache(trained["manifest"], 40, root / "cache.npy", root / "cache.json")
-    trained["occlusions"].to_parquet(root / "occlusions.parquet")
+def test_predictions_for_the_test_split_and_purified_test_images(tiny_project):
+    root = tiny_project["root"]
+    manifest, _ = build_training_manifest(tiny_project["images"], Recipe(), CLASSES, 200)
+    write_table(manifest, root / "train.parquet", TRAIN_MANIFEST_SCHEMA)
+    write_cache(manifest, 40, root / "cache.npy", root / "cache.json")
+    tiny_project["occlusions"].to_parquet(root / "occlusions.parquet")
+    torch.manual_seed(0)  # an untrained network: its probabilities are far from saturated
+    save_classifier(root / "model.pt", build_classifier("resnet18", 3).eval(),
+                    classifier_metadata("resnet18", CLASSES, 32, 40, IMAGENET_MEAN, IMAGENET_STD, None))
     params = {"device": "cpu", "batch_size": 4}
-    predict_variant(str(root / "train.parquet"), str(root / "cache.npy"), str(root / "cache.json"),
-                    str(root / "model.pt"), str(root / "pred.parquet"), params, str(root / "occlusions.parquet"),
-                    str(root / "pred.purified.parquet"))
+    inputs = [str(root / name) for name in ("train.parquet", "cache.npy", "cache.json", "model.pt")]
+    predict_variant(*inputs, str(root / "pred.parquet"), params)
+    predict_variant(*inputs, str(root / "pred.purified.parquet"), params, str(root / "occlusions.parquet"))
     schema = predictions_schema(CLASSES)
     plain = read_table(root / "pred.parquet", schema)
     purified = read_table(root / "pred.purified.parquet", schema)
-    test = trained["images"].query("split == 'test'")
+    test = tiny_project["images"].query("split == 'test'")
     assert sorted(plain["image_id"]) == sorted(test["image_id"])
     probabilities = plain[[f"prob_{label}" for label in CLASSES]].to_numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)

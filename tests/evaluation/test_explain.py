@@ -1,11 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torchvision
-from prediction_tables import CLASSES, predictions_frame
+from prediction_tables import CLASSES, predictions_frame, write_evaluation_inputs
 
-from melanoflow import io
-from melanoflow.classification.model import classifier_metadata, save_classifier
 from melanoflow.evaluation import explain
 
 PARAMS = {"classes": CLASSES, "vbp": {"device": "cpu", "occlusion_images": 3}}
@@ -34,47 +31,23 @@ def test_classifier_view_resizes_then_centre_crops():
 
 
 @pytest.fixture
-def tiny_run(tmp_path):
-    """Test images with a ruler-like band, their occlusion masks, predictions and two classifiers."""
-    rng = np.random.default_rng(0)
-    rows, occlusions = [], []
-    for index in range(6):
-        image_id = f"ISIC_{index:07d}"
-        image = rng.integers(0, 255, size=(60, 90, 3), dtype=np.uint8)
-        mask = np.zeros((60, 90), dtype=np.uint8)
-        mask[: 5 * (index + 1), :] = 255
-        image_path, mask_path = tmp_path / f"{image_id}.png", tmp_path / f"{image_id}_occlusion.png"
-        io.write_image(image_path, image)
-        io.write_image(mask_path, mask)
-        rows.append({"image_id": image_id, "dataset": "demo", "split": "test", "image_path": str(image_path)})
-        occlusions.append({"image_id": image_id, "dataset": "demo", "split": "test",
-                           "occlusion_mask_path": str(mask_path), "occluded_fraction": (index + 1) / 12})
-    pd.DataFrame(rows).to_parquet(tmp_path / "images.parquet")
-    pd.DataFrame(occlusions).to_parquet(tmp_path / "occlusions.parquet")
-    labels = [CLASSES[index % 3] for index in range(6)]
-    predictions_frame(labels, rng.dirichlet(np.ones(3), size=6)).to_parquet(tmp_path / "predictions.parquet")
-    checkpoints = {}
-    for variant in ("baseline", "proposed"):
-        checkpoints[variant] = str(tmp_path / f"classifier.{variant}.pt")
-        model = torchvision.models.resnet18(weights=None, num_classes=3)
-        save_classifier(checkpoints[variant], model,
-                        classifier_metadata("resnet18", CLASSES, 64, 72, (0.5,) * 3, (0.25,) * 3, None))
-    return tmp_path, checkpoints
+def run_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the tables hold paths relative to the run's working directory
+    return write_evaluation_inputs(tmp_path, n_images=6)
 
 
-def test_case_figure(tiny_run):
-    folder, checkpoints = tiny_run
-    figure = folder / "vbp.png"
-    explain.write_case_figure(checkpoints["baseline"], str(folder / "predictions.parquet"),
-                              str(folder / "images.parquet"), str(figure), PARAMS, "baseline")
+def test_case_figure(run_folder):
+    figure = run_folder / "vbp.png"
+    explain.write_case_figure("results/models/classifier.baseline.pt", "results/predictions/baseline.parquet",
+                              "results/manifests/images.parquet", str(figure), PARAMS, "baseline")
     assert figure.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_occlusion_reliance_measures_the_largest_occlusions(tiny_run):
-    folder, checkpoints = tiny_run
-    table_path = folder / "reliance.csv"
-    explain.write_occlusion_reliance(checkpoints, str(folder / "occlusions.parquet"), str(folder / "images.parquet"),
-                                     str(folder / "reliance.png"), str(table_path), PARAMS)
+def test_occlusion_reliance_measures_the_largest_occlusions(run_folder):
+    table_path = run_folder / "reliance.csv"
+    checkpoints = {variant: f"results/models/classifier.{variant}.pt" for variant in ("baseline", "proposed")}
+    explain.write_occlusion_reliance(checkpoints, "results/purified/occlusions.parquet",
+                                     "results/manifests/images.parquet", "reliance.png", str(table_path), PARAMS)
     table = pd.read_csv(table_path)
     assert list(table["variant"]) == ["baseline"] * 3 + ["proposed"] * 3
     assert list(table["image_id"][:3]) == ["ISIC_0000005", "ISIC_0000004", "ISIC_0000003"]

@@ -4,6 +4,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import time
 
 import pytest
 import torch
@@ -15,23 +16,24 @@ FORK = multiprocessing.get_context("fork")
 JOIN_SECONDS = 20
 
 
-def job(device_count, environment, results, release, timeout=None):
-    """One simulated CUDA job: take a slot, report it, hold it until ``release`` is set, exit."""
+def job(device_count, environment, results, timeout=None):
+    """One simulated CUDA job: take a slot, report it, hold it until terminated."""
     os.environ.pop("CUDA_VISIBLE_DEVICES", None)
     os.environ.pop("SLURM_JOB_ID", None)
     os.environ.update(environment)
     try:
         device = gpuslots.acquire_device(device_count, timeout=timeout, poll_seconds=0.05)
-        results.put((os.getpid(), device, os.environ.get("CUDA_VISIBLE_DEVICES")))
     except gpuslots.NoFreeDevice as error:
         results.put((os.getpid(), "NoFreeDevice", str(error)))
         return
-    release.wait(JOIN_SECONDS)
+    results.put((os.getpid(), device, os.environ.get("CUDA_VISIBLE_DEVICES")))
+    time.sleep(JOIN_SECONDS)
 
 
-def start_jobs(count, device_count, environment, results, release, timeout=None):
+def start_jobs(count, device_count, results, environment=None, timeout=None):
     processes = [
-        FORK.Process(target=job, args=(device_count, environment, results, release, timeout)) for _ in range(count)
+        FORK.Process(target=job, args=(device_count, environment or {}, results, timeout))
+        for _ in range(count)
     ]
     for process in processes:
         process.start()
@@ -42,11 +44,11 @@ def collect(results, count):
     return [results.get(timeout=JOIN_SECONDS) for _ in range(count)]
 
 
-def finish(processes, release):
-    release.set()
+def finish(processes):
     for process in processes:
+        process.terminate()
         process.join(JOIN_SECONDS)
-        assert process.exitcode == 0
+        assert process.exitcode in (0, -signal.SIGTERM)
 
 
 @pytest.fixture
@@ -57,68 +59,65 @@ def lock_dir(tmp_path, monkeypatch):
 
 
 def test_four_concurrent_jobs_land_on_four_devices_and_a_fifth_waits_for_a_free_one(lock_dir):
-    results, release = FORK.Queue(), FORK.Event()
-    holders = start_jobs(4, 4, {}, results, release)
+    results = FORK.Queue()
+    holders = start_jobs(4, 4, results)
     granted = collect(results, 4)
     assert sorted(device for _, device, _ in granted) == ["0", "1", "2", "3"]
     # Each job sees only its own device.
     assert all(visible == device for _, device, visible in granted)
 
     # All four still hold their device: a fifth job with a timeout gives up, naming the holders.
-    impatient = start_jobs(1, 4, {}, results, FORK.Event(), timeout=0.3)
-    (_, outcome, message), = collect(results, 1)
+    impatient = start_jobs(1, 4, results, timeout=0.3)
+    ((_, outcome, message),) = collect(results, 1)
+    finish(impatient)
     assert outcome == "NoFreeDevice"
-    assert all(f"device {index}: pid {pid}" in message for pid, index, _ in granted)
-    finish(impatient, release=FORK.Event())
+    assert all(f"device {device}: pid {pid} on" in message for pid, device, _ in granted)
 
-    # A fifth job without a timeout waits and gets the device of the first job that ends.
-    patient_release = FORK.Event()
-    patient = start_jobs(1, 4, {}, results, patient_release)
-    with pytest.raises(queue.Empty):  # it got nothing while all four were held
+    # A fifth job without a timeout waits, and gets the device of the first job that ends.
+    patient = start_jobs(1, 4, results)
+    with pytest.raises(queue.Empty):
         results.get(timeout=0.5)
-    first_pid, first_device, _ = granted[0]
-    os.kill(first_pid, signal.SIGTERM)
-    (_, device, visible), = collect(results, 1)
+    finish(holders[:1])
+    ((_, device, visible),) = collect(results, 1)
+    first_device = next(device for pid, device, _ in granted if pid == holders[0].pid)
     assert device == visible == first_device
-    finish(patient, patient_release)
-    release.set()
-    for process in holders:
-        process.join(JOIN_SECONDS)
+    finish(holders[1:] + patient)
 
 
 def test_a_crashed_job_does_not_keep_its_device(lock_dir):
-    results, release = FORK.Queue(), FORK.Event()
-    (crashing,) = start_jobs(1, 1, {}, results, release)
+    results = FORK.Queue()
+    (crashing,) = start_jobs(1, 1, results)
     collect(results, 1)
     os.kill(crashing.pid, signal.SIGKILL)
     crashing.join(JOIN_SECONDS)
     assert crashing.exitcode == -signal.SIGKILL
 
-    next_job = start_jobs(1, 1, {}, results, release, timeout=5)
-    (_, device, _), = collect(results, 1)
+    next_job = start_jobs(1, 1, results, timeout=5)
+    ((_, device, _),) = collect(results, 1)
     assert device == "0"
-    finish(next_job, release)
+    finish(next_job)
 
 
 def test_jobs_choose_among_the_devices_already_made_visible(lock_dir):
-    results, release = FORK.Queue(), FORK.Event()
-    holders = start_jobs(2, 4, {"CUDA_VISIBLE_DEVICES": "2,GPU-5e1d"}, results, release, timeout=5)
+    results = FORK.Queue()
+    made_visible = {"CUDA_VISIBLE_DEVICES": "2,GPU-5e1d"}
+    holders = start_jobs(2, 4, results, made_visible, timeout=5)
     assert sorted(device for _, device, _ in collect(results, 2)) == ["2", "GPU-5e1d"]
-    third = start_jobs(1, 4, {"CUDA_VISIBLE_DEVICES": "2,GPU-5e1d"}, results, FORK.Event(), timeout=0.2)
+    third = start_jobs(1, 4, results, made_visible, timeout=0.2)
     assert collect(results, 1)[0][1] == "NoFreeDevice"
-    finish(third, FORK.Event())
-    finish(holders, release)
+    finish(third)
+    finish(holders)
 
 
 def test_slurm_jobs_lock_their_own_devices_even_when_numbered_alike(lock_dir):
     """SLURM renumbers each job's GPUs from 0: device "0" of job 11 and of job 12 are different GPUs."""
-    results, release = FORK.Queue(), FORK.Event()
+    results = FORK.Queue()
     jobs = [
-        *start_jobs(1, 1, {"SLURM_JOB_ID": "11", "CUDA_VISIBLE_DEVICES": "0"}, results, release, timeout=5),
-        *start_jobs(1, 1, {"SLURM_JOB_ID": "12", "CUDA_VISIBLE_DEVICES": "0"}, results, release, timeout=5),
+        *start_jobs(1, 1, results, {"SLURM_JOB_ID": "11", "CUDA_VISIBLE_DEVICES": "0"}, timeout=5),
+        *start_jobs(1, 1, results, {"SLURM_JOB_ID": "12", "CUDA_VISIBLE_DEVICES": "0"}, timeout=5),
     ]
     assert [device for _, device, _ in collect(results, 2)] == ["0", "0"]
-    finish(jobs, release)
+    finish(jobs)
     assert sorted(path.name for path in lock_dir.iterdir()) == ["slurm-job-11", "slurm-job-12"]
 
 
@@ -149,15 +148,14 @@ def fake_cuda_machine(lock_dir, monkeypatch):
 
 def test_select_device_takes_a_slot_for_cuda_jobs(fake_cuda_machine, lock_dir):
     results = FORK.Queue()
-    other_job = start_jobs(1, 2, {}, results, FORK.Event(), timeout=5)  # holds device 0 until killed
+    other_job = start_jobs(1, 2, results, timeout=5)  # holds device 0
     assert collect(results, 1)[0][1] == "0"
 
     assert runtime.select_device("auto") == torch.device("cuda", 0)
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
     assert runtime.select_device("cuda") == torch.device("cuda", 0)  # the same slot, not a second one
     assert "pid" in (lock_dir / "device-1.lock").read_text()
-    other_job[0].kill()
-    other_job[0].join(JOIN_SECONDS)
+    finish(other_job)
 
 
 def test_select_device_runs_on_the_cpu_without_cuda(lock_dir, monkeypatch):

@@ -57,14 +57,24 @@ def test_every_row_of_table_1_on_a_forward_pass():
     model = DilatedUNet(PAPER).eval()
     layers = table_layers(model)
     assert len(layers) == len(TABLE_1)
-    shapes = {}
-    hooks = [outer.register_forward_hook(lambda m, i, o, k=k: shapes.__setitem__(k, tuple(o.shape[1:])))
-             for k, (outer, _) in enumerate(layers)]  # fmt: skip
+    shapes, input_minima = {}, {}
+
+    def record(k):
+        def hook(module, inputs, output):
+            shapes[k] = tuple(output.shape[1:])
+            input_minima[k] = float(inputs[0].min())
+
+        return hook
+
+    hooks = [outer.register_forward_hook(record(k)) for k, (outer, _) in enumerate(layers)]
     with torch.no_grad():
         output = model(torch.randn(1, 7, 380, 380))
     for hook in hooks:
         hook.remove()
     assert output.shape == (1, 1, 380, 380)
+    # a ReLU follows every convolution but the last: every later layer reads non-negative features
+    assert input_minima[0] < 0 and all(input_minima[k] >= 0 for k in range(1, len(layers)))
+    assert float(output.min()) < 0
     for k, ((name, size, kernel, stride, padding, dilation), (outer, inner)) in enumerate(zip(TABLE_1, layers, strict=True)):
         row = f"row {k + 1} ({name})"
         assert isinstance(inner, LAYER_TYPES[name]), row
@@ -82,7 +92,7 @@ def test_input_is_seven_channels_and_output_a_probability():
     assert model.down[0].in_channels == 7
     probabilities = model.predict_proba(torch.randn(2, 7, 228, 228))
     assert probabilities.shape == (2, 1, 228, 228)
-    assert 0 <= probabilities.min() and probabilities.max() <= 1
+    assert probabilities.min() >= 0 and probabilities.max() <= 1
 
 
 @pytest.mark.parametrize("size", [228, 252, 284])

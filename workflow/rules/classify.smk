@@ -1,1 +1,129 @@
-# Rules of the classify stage (added by the stage's owner).
+# Lesion classification (paper Sections 3.3 and 4.1): the augmented training manifest of each variant,
+# its decoded-image cache, the ResNet classifier and its predictions on the test split.
+
+
+rule classification_manifest:
+    input:
+        unpack(classification_manifest_inputs),
+    output:
+        manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
+        figure=report(
+            f"{RESULTS}/manifests/train.{{variant}}.counts.png",
+            caption="../report/classification_counts.rst",
+            category="Classification",
+            subcategory="{variant}",
+        ),
+    log:
+        f"{RESULTS}/logs/classification/manifest_{{variant}}.log",
+    wildcard_constraints:
+        variant="|".join(VARIANTS),
+    conda:
+        CONDA_ENV
+    params:
+        settings=stage_params("classification"),
+    script:
+        "../scripts/classification_manifest.py"
+
+
+rule classification_cache:
+    input:
+        manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
+    output:
+        cache=f"{RESULTS}/classify/{{variant}}/images.npy",
+        index=f"{RESULTS}/classify/{{variant}}/images.json",
+    log:
+        f"{RESULTS}/logs/classification/cache_{{variant}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/classification/cache_{{variant}}.tsv"
+    wildcard_constraints:
+        variant="|".join(VARIANTS),
+    conda:
+        CONDA_ENV
+    threads: 2
+    params:
+        size=config["classification"]["resize"],
+    script:
+        "../scripts/classification_cache.py"
+
+
+rule classification_train:
+    input:
+        manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
+        cache=f"{RESULTS}/classify/{{variant}}/images.npy",
+        index=f"{RESULTS}/classify/{{variant}}/images.json",
+        weights=classification_weights,
+    output:
+        model=f"{RESULTS}/models/classifier.{{variant}}.pt",
+        history=f"{RESULTS}/classify/{{variant}}/history.csv",
+        figure=report(
+            f"{RESULTS}/classify/{{variant}}/history.png",
+            caption="../report/classification_history.rst",
+            category="Classification",
+            subcategory="{variant}",
+        ),
+    log:
+        f"{RESULTS}/logs/classification/train_{{variant}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/classification/train_{{variant}}.tsv"
+    wildcard_constraints:
+        variant="|".join(VARIANTS),
+    conda:
+        CONDA_ENV
+    threads: 2
+    resources:
+        gpu=CLASSIFICATION_GPU,
+    params:
+        settings=stage_params("classification"),
+    script:
+        "../scripts/classification_train.py"
+
+
+rule classification_predict:
+    input:
+        manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
+        cache=f"{RESULTS}/classify/{{variant}}/images.npy",
+        index=f"{RESULTS}/classify/{{variant}}/images.json",
+        model=f"{RESULTS}/models/classifier.{{variant}}.pt",
+    output:
+        f"{RESULTS}/predictions/{{variant}}.parquet",
+    log:
+        f"{RESULTS}/logs/classification/predict_{{variant}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/classification/predict_{{variant}}.tsv"
+    wildcard_constraints:
+        variant="|".join(VARIANTS),
+    conda:
+        CONDA_ENV
+    threads: 2
+    resources:
+        gpu=CLASSIFICATION_GPU,
+    params:
+        settings=stage_params("classification"),
+    script:
+        "../scripts/classification_predict.py"
+
+
+rule classification_predict_purified:
+    input:
+        manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
+        cache=f"{RESULTS}/classify/{{variant}}/images.npy",
+        index=f"{RESULTS}/classify/{{variant}}/images.json",
+        model=f"{RESULTS}/models/classifier.{{variant}}.pt",
+        occlusions=f"{RESULTS}/purified/occlusions.parquet",
+    output:
+        f"{RESULTS}/predictions/{{variant}}.test_purified.parquet",
+    log:
+        f"{RESULTS}/logs/classification/predict_{{variant}}.test_purified.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/classification/predict_{{variant}}.test_purified.tsv"
+    wildcard_constraints:
+        variant="|".join(VARIANTS),
+    conda:
+        CONDA_ENV
+    threads: 2
+    resources:
+        gpu=CLASSIFICATION_GPU,
+    params:
+        settings=stage_params("classification"),
+    script:
+        "../scripts/classification_predict.py"

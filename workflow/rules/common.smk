@@ -6,6 +6,8 @@ from snakemake.utils import validate
 validate(config, "../schemas/config.schema.yaml")
 
 RESULTS = "results"
+# One environment for every job (`--sdm conda`); it mirrors the pip pins of `make install`.
+CONDA_ENV = "../../envs/melanoflow.yaml"
 SHARDS = list(range(config["shards"]))
 CLASSES = config["classes"]
 DEMO_DIR = config["demo"]["path"] if config["demo"]["enabled"] else None
@@ -19,7 +21,7 @@ def demo_archive_files():
 
 
 def dataset_input_files(wildcards=None):
-    """Every dataset's archive files, as rule inputs: generated ones for the demo, else what is on disk."""
+    """Every dataset's archive files, as the ingest job's inputs (generated ones for the demo, else what is on disk)."""
     files = []
     for name, dataset in config["datasets"].items():
         folder = Path(dataset["path"])
@@ -43,8 +45,168 @@ def stage_params(section):
 
 
 def ingest_targets():
-    return [f"{RESULTS}/manifests/images.parquet"]
+    return [f"{RESULTS}/manifests/images.parquet", f"{RESULTS}/manifests/class_counts.png"]
+
+
+# synthesis: GANs are named by their class (decoupled) or "coupled" (one model for every class).
+SYNTHETIC_CLASSES = list(config["synthesis"]["samples"])
+GAN_NAMES = (
+    ["coupled"] if config["synthesis"]["mode"] == "coupled" else SYNTHETIC_CLASSES
+)
+
+
+def synthesis_real_inputs(wildcards=None):
+    """The image manifest, plus the purification table when `use_purified` is on and a rule makes it."""
+    inputs = {"manifest": f"{RESULTS}/manifests/images.parquet"}
+    purified = f"{RESULTS}/purified/occlusions.parquet"
+    if config["synthesis"]["use_purified"] and any(
+        purified in map(str, rule.output) for rule in workflow.rules
+    ):
+        inputs["purified"] = purified
+    return inputs
+
+
+def synthesis_gan_classes(wildcards):
+    """The classes one GAN model is trained for."""
+    return SYNTHETIC_CLASSES if wildcards.gan == "coupled" else [wildcards.gan]
+
+
+def synthesis_model(wildcards):
+    """The GAN model that generates images of class `cls`."""
+    name = "coupled" if config["synthesis"]["mode"] == "coupled" else wildcards.cls
+    return f"{RESULTS}/models/gan/{name}.pt"
+
+
+def synthesis_sample_count(wildcards):
+    return config["synthesis"]["samples"][wildcards.cls]
+
+
+def synthesis_settings(*keys):
+    """Part of the synthesis section (plus the seed): GAN training does not rerun when dedup settings change."""
+    return {"seed": config["seed"], **{key: config["synthesis"][key] for key in keys}}
+
+
+def synthesis_targets():
+    return [
+        f"{RESULTS}/synthetic/{cls}/{name}"
+        for cls in SYNTHETIC_CLASSES
+        for name in (
+            "nearest.parquet",
+            "summary.json",
+            "mse_histogram.png",
+            "gallery.png",
+            "training.png",
+        )
+    ]
+
+
+def classifier_checkpoint(prediction_set):
+    """The classifier behind a prediction set: `<variant>.test_purified` comes from `<variant>`'s."""
+    return f"{RESULTS}/models/classifier.{prediction_set.split('.')[0]}.pt"
+
+
+EVALUATED = config["evaluation"]["variants"]
+EVALUATED_CLASSIFIERS = [classifier_checkpoint(name) for name in EVALUATED]
+EXPLAINED = config["evaluation"]["vbp"]["variants"]
+
+
+def evaluation_targets():
+    return [
+        f"{RESULTS}/reports/{name}"
+        for name in (
+            "comparison.csv",
+            "comparison.md",
+            "comparison.html",
+            "roc.png",
+            "confusion.png",
+            "occlusion_reliance.png",
+            "occlusion_reliance.csv",
+        )
+    ] + [f"{RESULTS}/reports/{variant}/vbp_cases.png" for variant in EXPLAINED]
+
+
+def segmentation_targets():
+    return [
+        f"{RESULTS}/segmentation/{name}"
+        for name in (
+            "masks.parquet",
+            "metrics.json",
+            "per_image.parquet",
+            "overlays.png",
+        )
+    ]
+
+
+# purification: the network method needs its trained model; CUDA work declares the gpu resource.
+PURIFICATION_GPU = 1 if config["purification"]["device"] == "cuda" else 0
+
+
+def purification_inputs(wildcards=None):
+    """Manifest and predicted lesion masks, plus the trained network when the method is `network`."""
+    inputs = {
+        "manifest": f"{RESULTS}/manifests/images.parquet",
+        "masks": f"{RESULTS}/segmentation/masks.parquet",
+    }
+    if config["purification"]["method"] == "network":
+        inputs["network"] = f"{RESULTS}/models/purifier.pt"
+    return inputs
+
+
+def purification_targets():
+    targets = [
+        f"{RESULTS}/purified/occlusions.parquet",
+        f"{RESULTS}/purified/before_after.png",
+    ]
+    if DEMO_DIR is not None:
+        targets.append(f"{RESULTS}/purified/demo_occlusion_scores.json")
+    return targets
+
+
+# classification: one manifest, cache, classifier and prediction set per configured variant.
+VARIANTS = list(config["classification"]["variants"])
+CLASSIFICATION_GPU = 1 if config["classification"]["device"] == "cuda" else 0
+# Test-time purification (the paper's Table 6) is switched on in the purification section.
+TEST_TIME_PURIFICATION = config["purification"]["test_time"]
+
+
+def classification_manifest_inputs(wildcards):
+    """The image manifest, plus the purification / synthesis tables the variant's recipe uses."""
+    variant = config["classification"]["variants"][wildcards.variant]
+    inputs = {"images": f"{RESULTS}/manifests/images.parquet"}
+    if variant["purified"]:
+        inputs["occlusions"] = f"{RESULTS}/purified/occlusions.parquet"
+    if variant["synthetic"]:
+        inputs["synthetic"] = [
+            f"{RESULTS}/synthetic/{cls}/nearest.parquet" for cls in SYNTHETIC_CLASSES
+        ]
+    return inputs
+
+
+def classification_weights(wildcards=None):
+    """The configured ImageNet weights file (so a missing file stops the DAG early), or nothing."""
+    weights = config["classification"]["weights"]
+    return [weights] if weights else []
+
+
+def classification_targets():
+    targets = []
+    for variant in VARIANTS:
+        targets += [
+            f"{RESULTS}/manifests/train.{variant}.counts.png",
+            f"{RESULTS}/classify/{variant}/history.png",
+            f"{RESULTS}/predictions/{variant}.parquet",
+        ]
+        if TEST_TIME_PURIFICATION:
+            targets.append(f"{RESULTS}/predictions/{variant}.test_purified.parquet")
+    return targets
 
 
 def all_targets():
-    return ingest_targets()
+    return (
+        ingest_targets()
+        + segmentation_targets()
+        + purification_targets()
+        + synthesis_targets()
+        + classification_targets()
+        + evaluation_targets()
+    )

@@ -1,1 +1,123 @@
-# Rules of the evaluate stage (added by the stage's owner).
+# Predictions -> ISIC metrics with bootstrap intervals, the comparison with the paper, and
+# VisualBackProp figures; every figure and table is declared for `snakemake --report`.
+
+
+rule evaluate_variant:
+    input:
+        predictions=f"{RESULTS}/predictions/{{variant}}.parquet",
+    output:
+        metrics=f"{RESULTS}/reports/{{variant}}/metrics.json",
+    log:
+        f"{RESULTS}/logs/evaluate/{{variant}}.log",
+    wildcard_constraints:
+        variant=r"[A-Za-z0-9_]+(\.test_purified)?",
+    params:
+        settings=stage_params("evaluation"),
+    script:
+        "../scripts/evaluation_metrics.py"
+
+
+rule compare_variants:
+    input:
+        predictions=expand(
+            f"{RESULTS}/predictions/{{variant}}.parquet", variant=EVALUATED
+        ),
+        metrics=expand(f"{RESULTS}/reports/{{variant}}/metrics.json", variant=EVALUATED),
+        classifiers=EVALUATED_CLASSIFIERS,
+    output:
+        table=report(
+            f"{RESULTS}/reports/comparison.csv",
+            caption="../report/evaluation_comparison_table.rst",
+            category="Classification",
+            subcategory="Comparison",
+        ),
+        markdown=f"{RESULTS}/reports/comparison.md",
+        html=report(
+            f"{RESULTS}/reports/comparison.html",
+            caption="../report/evaluation_comparison.rst",
+            category="Classification",
+            subcategory="Comparison",
+        ),
+        roc=report(
+            f"{RESULTS}/reports/roc.png",
+            caption="../report/evaluation_roc.rst",
+            category="Classification",
+            subcategory="Comparison",
+        ),
+        confusion=report(
+            f"{RESULTS}/reports/confusion.png",
+            caption="../report/evaluation_confusion.rst",
+            category="Classification",
+            subcategory="Comparison",
+        ),
+    log:
+        f"{RESULTS}/logs/evaluate/compare.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/compare.tsv"
+    params:
+        settings=stage_params("evaluation"),
+        variants=EVALUATED,
+    script:
+        "../scripts/evaluation_compare.py"
+
+
+rule explain_cases:
+    input:
+        classifier=f"{RESULTS}/models/classifier.{{variant}}.pt",
+        predictions=f"{RESULTS}/predictions/{{variant}}.parquet",
+        images=f"{RESULTS}/manifests/images.parquet",
+    output:
+        figure=report(
+            f"{RESULTS}/reports/{{variant}}/vbp_cases.png",
+            caption="../report/evaluation_vbp_cases.rst",
+            category="Classification",
+            subcategory="VisualBackProp",
+            labels={"figure": "TP / FP / FN / TN", "classifier": "{variant}"},
+        ),
+    log:
+        f"{RESULTS}/logs/evaluate/vbp_cases.{{variant}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/vbp_cases.{{variant}}.tsv"
+    wildcard_constraints:
+        variant=r"[A-Za-z0-9_]+",
+    resources:
+        gpu=1 if config["evaluation"]["vbp"]["device"] == "cuda" else 0,
+    params:
+        settings=stage_params("evaluation"),
+    script:
+        "../scripts/evaluation_vbp_cases.py"
+
+
+rule occlusion_reliance:
+    input:
+        classifiers=expand(
+            f"{RESULTS}/models/classifier.{{variant}}.pt", variant=EXPLAINED
+        ),
+        occlusions=f"{RESULTS}/purified/occlusions.parquet",
+        images=f"{RESULTS}/manifests/images.parquet",
+    output:
+        figure=report(
+            f"{RESULTS}/reports/occlusion_reliance.png",
+            caption="../report/evaluation_occlusion_reliance.rst",
+            category="Classification",
+            subcategory="VisualBackProp",
+            labels={"figure": "saliency on occlusions", "classifier": "all"},
+        ),
+        table=report(
+            f"{RESULTS}/reports/occlusion_reliance.csv",
+            caption="../report/evaluation_occlusion_table.rst",
+            category="Classification",
+            subcategory="VisualBackProp",
+            labels={"figure": "saliency on occlusions (table)", "classifier": "all"},
+        ),
+    log:
+        f"{RESULTS}/logs/evaluate/occlusion_reliance.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/occlusion_reliance.tsv"
+    resources:
+        gpu=1 if config["evaluation"]["vbp"]["device"] == "cuda" else 0,
+    params:
+        settings=stage_params("evaluation"),
+        variants=EXPLAINED,
+    script:
+        "../scripts/evaluation_occlusion_reliance.py"

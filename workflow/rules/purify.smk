@@ -1,1 +1,101 @@
-# Rules of the purify stage (added by the stage's owner).
+# Hair and ruler removal (paper Section 3.2.2 / Supplement 6.1): per-shard purification, the merged
+# occlusion table, the before/after figure, and on the demo the score against the drawn occlusions.
+
+
+wildcard_constraints:
+    shard=r"\d+",
+
+
+if config["purification"]["method"] == "network":
+
+    rule purify_train_network:
+        input:
+            manifest=f"{RESULTS}/manifests/images.parquet",
+            masks=f"{RESULTS}/segmentation/masks.parquet",
+        output:
+            f"{RESULTS}/models/purifier.pt",
+        log:
+            f"{RESULTS}/logs/purification/train_network.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/purification/train_network.tsv"
+        conda:
+            CONDA_ENV
+        threads: 2
+        resources:
+            gpu=PURIFICATION_GPU,
+        params:
+            settings=stage_params("purification"),
+        script:
+            "../scripts/purify_train.py"
+
+
+rule purify_shard:
+    input:
+        unpack(purification_inputs),
+    output:
+        table=f"{RESULTS}/purified/shards/{{shard}}.parquet",
+    log:
+        f"{RESULTS}/logs/purification/shard_{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/purification/shard_{{shard}}.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        gpu=PURIFICATION_GPU,
+    params:
+        settings=stage_params("purification"),
+        n_shards=config["shards"],
+        out_dir=f"{RESULTS}/purified",
+    script:
+        "../scripts/purify_shard.py"
+
+
+rule purify_merge:
+    input:
+        expand(f"{RESULTS}/purified/shards/{{shard}}.parquet", shard=SHARDS),
+    output:
+        f"{RESULTS}/purified/occlusions.parquet",
+    log:
+        f"{RESULTS}/logs/purification/merge.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/purify_merge.py"
+
+
+rule purify_figure:
+    input:
+        manifest=f"{RESULTS}/manifests/images.parquet",
+        table=f"{RESULTS}/purified/occlusions.parquet",
+    output:
+        report(
+            f"{RESULTS}/purified/before_after.png",
+            caption="../report/purification_figure.rst",
+            category="2. Purification",
+        ),
+    log:
+        f"{RESULTS}/logs/purification/figure.log",
+    conda:
+        CONDA_ENV
+    params:
+        images=config["purification"]["figure_images"],
+    script:
+        "../scripts/purify_figure.py"
+
+
+if DEMO_DIR is not None:
+
+    rule purify_demo_scores:
+        input:
+            table=f"{RESULTS}/purified/occlusions.parquet",
+            truth=f"{DEMO_DIR}/occlusions",
+        output:
+            f"{RESULTS}/purified/demo_occlusion_scores.json",
+        log:
+            f"{RESULTS}/logs/purification/demo_scores.log",
+        conda:
+            CONDA_ENV
+        params:
+            method=config["purification"]["method"],
+        script:
+            "../scripts/purify_demo_scores.py"

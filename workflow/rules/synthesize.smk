@@ -1,1 +1,101 @@
-# Rules of the synthesize stage (added by the stage's owner).
+# Synthetic lesions for scarce classes: GAN training, sampling, MSE deduplication and figures.
+
+
+rule synthesis_train:
+    input:
+        unpack(synthesis_real_inputs),
+    output:
+        f"{RESULTS}/models/gan/{{gan}}.pt",
+    log:
+        f"{RESULTS}/logs/synthesis/train_{{gan}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/synthesis/train_{{gan}}.tsv"
+    wildcard_constraints:
+        gan="|".join(GAN_NAMES),
+    conda:
+        CONDA_ENV
+    threads: 2
+    resources:
+        gpu=1 if config["synthesis"]["device"] == "cuda" else 0,
+    params:
+        settings=synthesis_settings("device", "mode", "gan"),
+        classes=synthesis_gan_classes,
+    script:
+        "../scripts/synthesis_train.py"
+
+
+rule synthesis_sample:
+    input:
+        model=synthesis_model,
+    output:
+        raw=directory(f"{RESULTS}/synthetic/{{cls}}/raw"),
+        table=f"{RESULTS}/synthetic/{{cls}}/samples.parquet",
+    log:
+        f"{RESULTS}/logs/synthesis/sample_{{cls}}.log",
+    wildcard_constraints:
+        cls="|".join(SYNTHETIC_CLASSES),
+    conda:
+        CONDA_ENV
+    params:
+        samples=synthesis_sample_count,
+        seed=config["seed"],
+    script:
+        "../scripts/synthesis_sample.py"
+
+
+rule synthesis_dedup:
+    input:
+        unpack(synthesis_real_inputs),
+        samples=f"{RESULTS}/synthetic/{{cls}}/samples.parquet",
+    output:
+        table=f"{RESULTS}/synthetic/{{cls}}/nearest.parquet",
+        kept=directory(f"{RESULTS}/synthetic/{{cls}}/kept"),
+        summary=f"{RESULTS}/synthetic/{{cls}}/summary.json",
+    log:
+        f"{RESULTS}/logs/synthesis/dedup_{{cls}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/synthesis/dedup_{{cls}}.tsv"
+    wildcard_constraints:
+        cls="|".join(SYNTHETIC_CLASSES),
+    conda:
+        CONDA_ENV
+    threads: 2
+    params:
+        settings=stage_params("synthesis"),
+    script:
+        "../scripts/synthesis_dedup.py"
+
+
+rule synthesis_figures:
+    input:
+        nearest=f"{RESULTS}/synthetic/{{cls}}/nearest.parquet",
+        model=synthesis_model,
+    output:
+        histogram=report(
+            f"{RESULTS}/synthetic/{{cls}}/mse_histogram.png",
+            caption="../report/synthesis_histogram.rst",
+            category="Synthetic lesions",
+            subcategory="{cls}",
+        ),
+        gallery=report(
+            f"{RESULTS}/synthetic/{{cls}}/gallery.png",
+            caption="../report/synthesis_gallery.rst",
+            category="Synthetic lesions",
+            subcategory="{cls}",
+        ),
+        curves=report(
+            f"{RESULTS}/synthetic/{{cls}}/training.png",
+            caption="../report/synthesis_training.rst",
+            category="Synthetic lesions",
+            subcategory="{cls}",
+        ),
+    log:
+        f"{RESULTS}/logs/synthesis/figures_{{cls}}.log",
+    wildcard_constraints:
+        cls="|".join(SYNTHETIC_CLASSES),
+    conda:
+        CONDA_ENV
+    params:
+        settings=stage_params("synthesis"),
+    script:
+        "../scripts/synthesis_figures.py"

@@ -1,0 +1,87 @@
+"""Manifest rows -> tensors: each row's transform and the online augmentation, applied on uint8 tensors.
+
+Training examples get, in order: the manifest's crop box (resized back to the cache size), its
+horizontal / vertical flips, then the reference code's online augmentation: a random ``input_size``
+crop and a random vertical flip, drawn from a generator seeded by the row's seed and the epoch (so an
+epoch's augmentation does not depend on batch order, worker count, or whether the run was resumed).
+Validation and test rows get a centre crop only. Normalisation happens per batch on the device.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms.v2 import functional as F
+
+from melanoflow.classification.cache import ImageCache
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def apply_manifest_transform(image: torch.Tensor, row) -> torch.Tensor:
+    """Crop box (fractions) resized back to the image's size, then the row's flips; ``image`` is (3, S, S)."""
+    height, width = image.shape[-2:]
+    x0, y0, x1, y1 = row.crop_x0, row.crop_y0, row.crop_x1, row.crop_y1
+    if (x0, y0, x1, y1) != (0.0, 0.0, 1.0, 1.0):
+        top, left = round(y0 * height), round(x0 * width)
+        image = F.resized_crop(image, top, left, max(1, round((y1 - y0) * height)), max(1, round((x1 - x0) * width)),
+                               [height, width], antialias=True)
+    if row.hflip:
+        image = F.horizontal_flip(image)
+    if row.vflip:
+        image = F.vertical_flip(image)
+    return image
+
+
+class ManifestImages(Dataset):
+    """(uint8 image (3, input_size, input_size), class index) for each manifest row, from the cache."""
+
+    def __init__(self, rows: pd.DataFrame, cache: ImageCache, classes: list[str], input_size: int, train: bool):
+        if input_size > cache.size:
+            raise ValueError(f"input size {input_size} is larger than the cached images ({cache.size})")
+        self.rows = rows.reset_index(drop=True)
+        self.cache = cache
+        self.slots = cache.slots_of(self.rows["source_path"].tolist())
+        self.targets = self.rows["label"].map({label: index for index, label in enumerate(classes)}).to_numpy()
+        self.input_size = input_size
+        self.train = train
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        row = self.rows.iloc[index]
+        image = torch.from_numpy(np.array(self.cache.pixels[self.slots[index]])).permute(2, 0, 1)
+        image = apply_manifest_transform(image, row)
+        if self.train:
+            rng = np.random.default_rng([int(row.seed), self.epoch])
+            top, left = rng.integers(0, self.cache.size - self.input_size + 1, size=2)
+            image = F.crop(image, int(top), int(left), self.input_size, self.input_size)
+            if rng.random() < 0.5:
+                image = F.vertical_flip(image)
+        else:
+            image = F.center_crop(image, [self.input_size, self.input_size])
+        return image.contiguous(), int(self.targets[index])
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """The shuffled example order of one epoch: a function of the seed and the epoch only."""
+    return np.random.default_rng([seed, epoch, n]).permutation(n).tolist()
+
+
+def make_loader(dataset: ManifestImages, batch_size: int, order: list[int] | None = None, workers: int = 0
+                ) -> DataLoader:
+    return DataLoader(dataset, batch_size=batch_size, sampler=order, num_workers=workers,
+                      pin_memory=torch.cuda.is_available())
+
+
+def to_model_input(images: torch.Tensor, device: torch.device, mean=IMAGENET_MEAN, std=IMAGENET_STD
+                   ) -> torch.Tensor:
+    """uint8 (B, 3, H, W) -> normalised float on ``device``, channels_last."""
+    images = images.to(device, non_blocking=True).float().div_(255)
+    images = F.normalize(images, list(mean), list(std))
+    return images.contiguous(memory_format=torch.channels_last)

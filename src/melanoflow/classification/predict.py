@@ -1,0 +1,102 @@
+"""Inference on the test split: one probability per class, the predicted class and the true label.
+
+With test-time purification configured (the paper's Table 6) a second prediction set is written for the
+same test images with every occluded one (``selected`` in the purification table) replaced by its
+purified copy; unoccluded images stay as they are, exactly as in the training set's purified copies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import torch
+
+from melanoflow.classification.cache import ImageCache, build_cache, open_cache
+from melanoflow.classification.data import ManifestImages, make_loader, to_model_input
+from melanoflow.classification.manifests import read_training_manifest
+from melanoflow.classification.model import load_classifier
+from melanoflow.manifest import SchemaError, read_columns, write_table
+from melanoflow.runtime import autocast, select_device
+
+log = logging.getLogger(__name__)
+
+
+def predictions_schema(classes: list[str]) -> pa.Schema:
+    return pa.schema(
+        [pa.field(name, pa.string(), nullable=False) for name in ("image_id", "dataset", "label", "predicted")]
+        + [pa.field(f"prob_{label}", pa.float64(), nullable=False) for label in classes]
+    )
+
+
+@torch.inference_mode()
+def class_probabilities(model: torch.nn.Module, dataset: ManifestImages, batch_size: int, device: torch.device,
+                        mean, std) -> np.ndarray:
+    """Softmax probabilities (N, classes) in dataset order."""
+    model.eval()
+    batches = []
+    for images, _ in make_loader(dataset, batch_size):
+        with autocast(device):
+            logits = model(to_model_input(images, device, mean, std))
+        batches.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    return np.concatenate(batches).astype(np.float64)
+
+
+def predict_rows(model: torch.nn.Module, meta: dict, rows: pd.DataFrame, cache: ImageCache, batch_size: int,
+                 device: torch.device) -> pd.DataFrame:
+    """The predictions table for ``rows`` (manifest rows of real, untransformed images)."""
+    classes = meta["classes"]
+    dataset = ManifestImages(rows, cache, classes, meta["input_size"], train=False)
+    probabilities = class_probabilities(model, dataset, batch_size, device, meta["mean"], meta["std"])
+    table = pd.DataFrame({"image_id": rows["image_id"].to_numpy(), "dataset": rows["dataset"].to_numpy(),
+                          "label": rows["label"].to_numpy(),
+                          "predicted": np.asarray(classes)[probabilities.argmax(axis=1)]})
+    for index, label in enumerate(classes):
+        table[f"prob_{label}"] = probabilities[:, index]
+    return table
+
+
+def with_purified_sources(rows: pd.DataFrame, occlusions: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``rows`` with each occluded image's source replaced by its purified copy."""
+    purified = occlusions.loc[occlusions["selected"].astype(bool) & occlusions["purified_path"].notna()]
+    keyed = rows.merge(occlusions[["dataset", "image_id"]], on=["dataset", "image_id"], how="left", indicator=True)
+    absent = keyed.loc[keyed["_merge"] == "left_only", "image_id"]
+    if len(absent):
+        raise SchemaError(f"{name}: test-time purification needs every test image, but {len(absent)} are "
+                          f"missing (e.g. {absent.iloc[0]!r})")
+    lookup = purified.set_index(["dataset", "image_id"])["purified_path"]
+    keys = pd.MultiIndex.from_frame(rows[["dataset", "image_id"]])
+    replacement = lookup.reindex(keys).to_numpy()
+    rows = rows.copy()
+    rows["source_path"] = np.where(pd.isna(replacement), rows["source_path"].to_numpy(), replacement)
+    log.info("test-time purification: %d of %d test images replaced by their purified copy",
+             int((~pd.isna(replacement)).sum()), len(rows))
+    return rows
+
+
+def predict_variant(manifest_path: str, cache_path: str, index_path: str, model_path: str, out_path: str,
+                    params: Mapping, occlusions_path: str | None = None, threads: int = 1) -> None:
+    """Workflow entry point: predictions for the test split; with ``occlusions_path``, on the test images
+    with each occluded one replaced by its purified copy (test-time purification)."""
+    torch.set_num_threads(threads)
+    device = select_device(params["device"])
+    model, meta = load_classifier(model_path, device)
+    model = model.to(memory_format=torch.channels_last)
+    rows = read_training_manifest(manifest_path)
+    rows = rows.loc[rows["split"] == "test"]
+    if rows.empty:
+        raise ValueError(f"{manifest_path}: no test rows to predict")
+    if occlusions_path:
+        occlusions = read_columns(occlusions_path, ["image_id", "dataset", "purified_path", "selected"])
+        rows = with_purified_sources(rows, occlusions, occlusions_path)
+        cache = build_cache(list(pd.unique(rows["source_path"])), meta["resize"], threads)
+    else:
+        cache = open_cache(cache_path, index_path)
+        if cache.size != meta["resize"]:
+            raise ValueError(f"{cache_path}: images cached at {cache.size}px, but {model_path} was trained on "
+                             f"{meta['resize']}px")
+    predictions = predict_rows(model, meta, rows, cache, int(params["batch_size"]), device)
+    write_table(predictions, out_path, predictions_schema(meta["classes"]))

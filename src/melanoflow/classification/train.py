@@ -1,0 +1,220 @@
+"""Classifier training (paper Section 4.1 and its reference code's settings).
+
+SGD (lr 1e-3, momentum 0.9) with the learning rate divided by 10 every 30 epochs, batches of 50, random
+224 crops + vertical flips, ImageNet normalisation, seed 200. The checkpoint kept is the one with the
+lowest validation loss; every epoch's metrics go to a CSV.
+
+Resuming: after every epoch the full training state (model, optimizer, scheduler, best weights, history,
+RNG states) is saved to a resume file, stamped with a fingerprint of the settings and the manifest. A
+rerun with the same fingerprint continues from the last finished epoch and ends with the same weights
+as an uninterrupted run: data order and online augmentation depend only on (seed, epoch, row), never on
+how many epochs ran in this process. The resume file is removed once training has finished.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from melanoflow import io
+from melanoflow.classification.cache import ImageCache, open_cache
+from melanoflow.classification.data import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ManifestImages,
+    epoch_order,
+    make_loader,
+    to_model_input,
+)
+from melanoflow.classification.manifests import read_training_manifest
+from melanoflow.classification.model import build_classifier, classifier_metadata, save_classifier
+from melanoflow.runtime import (
+    autocast,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    select_device,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    arch: str = "resnet50"
+    weights: str | None = None  # local torchvision ImageNet state dict; None = random initialisation
+    input_size: int = 224
+    epochs: int = 90
+    batch_size: int = 50
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_step_epochs: int = 30
+    lr_gamma: float = 0.1
+    loader_workers: int = 0
+
+    @classmethod
+    def from_params(cls, params: Mapping) -> TrainSettings:
+        return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
+
+    def fingerprint(self, manifest: pd.DataFrame, classes: list[str], seed: int) -> str:
+        """What a resumed run must share with the interrupted one (not the epoch count or worker count)."""
+        settings = {k: v for k, v in asdict(self).items() if k not in ("epochs", "loader_workers")}
+        digest = hashlib.sha256(json.dumps([settings, classes, seed], sort_keys=True).encode())
+        digest.update(pd.util.hash_pandas_object(manifest[["example_id", "source_path", "seed"]], index=False)
+                      .to_numpy().tobytes())
+        return digest.hexdigest()
+
+
+def train_one_epoch(model: nn.Module, loader, optimizer, device: torch.device, scaler, progress: str
+                    ) -> dict[str, float]:
+    model.train()
+    loss_fn = nn.CrossEntropyLoss()
+    total_loss, correct, seen = 0.0, 0, 0
+    for images, targets in tqdm(loader, desc=progress, mininterval=10, leave=False):
+        inputs = to_model_input(images, device)
+        targets = targets.to(device, non_blocking=True)
+        with autocast(device):
+            logits = model(inputs)
+        loss = loss_fn(logits.float(), targets)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        total_loss += loss.item() * len(targets)
+        correct += int((logits.argmax(1) == targets).sum())
+        seen += len(targets)
+    return {"train_loss": total_loss / seen, "train_accuracy": correct / seen}
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, loader, device: torch.device) -> dict[str, float]:
+    model.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    for images, targets in loader:
+        targets = targets.to(device)
+        with autocast(device):
+            logits = model(to_model_input(images, device)).float()
+        total_loss += nn.functional.cross_entropy(logits, targets, reduction="sum").item()
+        correct += int((logits.argmax(1) == targets).sum())
+        seen += len(targets)
+    return {"val_loss": total_loss / seen, "val_accuracy": correct / seen}
+
+
+def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, classes: list[str], seed: int,
+        model_path: str | os.PathLike, history_path: str | os.PathLike, resume_path: str | os.PathLike,
+        device: torch.device | None = None, stop_after_epoch: int | None = None) -> pd.DataFrame:
+    """Train on the manifest's train rows, select on its val rows; write the best classifier and history.
+
+    ``stop_after_epoch`` ends the process after that epoch as an interruption would (resume file kept,
+    no outputs written); tests use it to check that resuming gives the uninterrupted result.
+    """
+    device = device or torch.device("cpu")
+    train_rows = manifest.loc[manifest["split"] == "train"]
+    val_rows = manifest.loc[manifest["split"] == "val"]
+    if train_rows.empty or val_rows.empty:
+        raise ValueError(f"training needs train and val rows; the manifest has {len(train_rows)} / {len(val_rows)}")
+    train_set = ManifestImages(train_rows, cache, classes, settings.input_size, train=True)
+    val_loader = make_loader(ManifestImages(val_rows, cache, classes, settings.input_size, train=False),
+                             settings.batch_size, workers=settings.loader_workers)
+
+    seed_everything(seed)
+    model = build_classifier(settings.arch, len(classes), settings.weights)
+    model = model.to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                                weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, settings.lr_step_epochs, settings.lr_gamma)
+    fp16 = device.type == "cuda" and not torch.cuda.is_bf16_supported()
+    scaler = torch.amp.GradScaler(device.type, enabled=fp16)  # loss scaling only for fp16 AMP
+    fingerprint = settings.fingerprint(manifest, classes, seed)
+    state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": -1,
+             "best_model": copy.deepcopy(model.state_dict()), "history": []}
+
+    if Path(resume_path).exists():
+        saved = torch.load(resume_path, map_location=device, weights_only=False)
+        if saved["fingerprint"] == fingerprint:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            scaler.load_state_dict(saved["scaler"])
+            restore_rng_state(saved["rng"])
+            state = {key: saved[key] for key in state}
+            log.info("resuming from %s after epoch %d", resume_path, state["epoch"])
+        else:
+            log.info("ignoring %s: it was written for other settings or another manifest", resume_path)
+
+    log.info("training %s on %d examples (%d val) on %s, %s", settings.arch, len(train_rows), len(val_rows),
+             device, settings)
+    for epoch in range(state["epoch"], settings.epochs):
+        started = time.perf_counter()
+        train_set.epoch = epoch
+        loader = make_loader(train_set, settings.batch_size, epoch_order(len(train_set), seed, epoch),
+                             settings.loader_workers)
+        record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
+        record |= train_one_epoch(model, loader, optimizer, device, scaler, f"epoch {epoch + 1}/{settings.epochs}")
+        record |= evaluate(model, val_loader, device)
+        scheduler.step()
+        record["seconds"] = time.perf_counter() - started
+        record["train_images_per_s"] = len(train_set) / record["seconds"]
+        log.info("epoch %d: %s", epoch + 1, {k: round(v, 4) for k, v in record.items()})
+        state["history"].append(record)
+        if record["val_loss"] < state["best_val_loss"]:
+            state |= {"best_val_loss": record["val_loss"], "best_epoch": epoch + 1,
+                      "best_model": copy.deepcopy(model.state_dict())}
+        state["epoch"] = epoch + 1
+        save_checkpoint(resume_path, {**state, "fingerprint": fingerprint, "model": model.state_dict(),
+                                      "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                                      "scaler": scaler.state_dict(), "rng": rng_state()})
+        if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
+            return pd.DataFrame(state["history"])
+
+    model.load_state_dict(state["best_model"])
+    meta = classifier_metadata(settings.arch, classes, settings.input_size, cache.size, IMAGENET_MEAN,
+                               IMAGENET_STD, settings.weights)
+    save_classifier(model_path, model, {**meta, "epoch": state["best_epoch"],
+                                        "val_loss": state["best_val_loss"]})
+    history = pd.DataFrame(state["history"])
+    with io.atomic_path(history_path) as tmp:
+        history.to_csv(tmp, index=False)
+    Path(resume_path).unlink(missing_ok=True)
+    log.info("best epoch %d (val loss %.4f) -> %s", state["best_epoch"], state["best_val_loss"], model_path)
+    return history
+
+
+def plot_history(history: pd.DataFrame, title: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (loss, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
+    history.plot(x="epoch", y=["train_loss", "val_loss"], ax=loss, marker="o", title="cross-entropy loss")
+    history.plot(x="epoch", y=["train_accuracy", "val_accuracy"], ax=accuracy, marker="o", title="accuracy")
+    figure.suptitle(title)
+    return figure
+
+
+def train_variant(manifest_path: str, cache_path: str, index_path: str, model_path: str, history_path: str,
+                  figure_path: str, params: Mapping, threads: int = 1) -> None:
+    """Workflow entry point: train one variant's classifier from its manifest and image cache."""
+    torch.set_num_threads(threads)
+    device = select_device(params["device"])
+    settings = TrainSettings.from_params(params)
+    history = fit(read_training_manifest(manifest_path), open_cache(cache_path, index_path), settings,
+                  list(params["classes"]), params["seed"], model_path, history_path,
+                  Path(model_path).with_suffix(".resume.pt"), device)
+    io.write_figure(figure_path, plot_history(history, f"{Path(model_path).stem} ({settings.arch})"))

@@ -1,0 +1,1 @@
+"""Evaluation: ISIC challenge metrics with bootstrap intervals, VisualBackProp, figures and the report."""

@@ -1,0 +1,162 @@
+"""VisualBackProp figures: one-vs-rest cases per class (the paper's Figure 8) and how much of the
+classifiers' attention falls on hairs and rulers (Figure 2, made quantitative).
+
+Images (and occlusion masks) go through the classifier's own test-time view: resized to the square
+``resize`` of its metadata, then centre-cropped to ``input_size``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from torchvision.transforms.v2 import functional as F
+
+from melanoflow import io
+from melanoflow.classification.data import to_model_input
+from melanoflow.classification.model import load_classifier
+from melanoflow.evaluation import figures, vbp
+from melanoflow.evaluation.metrics import argmax_labels, probability_columns, read_predictions
+from melanoflow.manifest import read_columns
+from melanoflow.runtime import autocast, select_device
+
+log = logging.getLogger(__name__)
+
+
+def select_cases(frame: pd.DataFrame, classes: list[str]) -> dict[str, dict[str, pd.Series | None]]:
+    """Per class, its most confident true and false positive and its surest true and false negative.
+
+    Positives are ranked by the class's probability, highest first; negatives lowest first. A tied
+    maximum (see metrics.argmax_labels) predicts no class, so it is a negative for every class.
+    """
+    predicted = argmax_labels(frame[probability_columns(classes)].to_numpy(dtype=float), classes)
+    cases = {}
+    for name in classes:
+        is_true, is_predicted = frame["label"].to_numpy() == name, predicted == name
+        ranked = frame.assign(kind=np.select(
+            [is_true & is_predicted, ~is_true & is_predicted, is_true & ~is_predicted], ["TP", "FP", "FN"], "TN"
+        )).sort_values(f"prob_{name}", ascending=False, kind="stable")
+        cases[name] = {}
+        for kind in figures.CASE_KINDS:
+            rows = ranked[ranked["kind"] == kind]
+            if rows.empty:
+                cases[name][kind] = None
+            else:
+                cases[name][kind] = rows.iloc[0] if kind in ("TP", "FP") else rows.iloc[-1]
+    return cases
+
+
+def classifier_view(pixels: np.ndarray, meta: Mapping, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """An image (H, W, 3) or mask (H, W) as the classifier sees it at test time: resized, centre-cropped."""
+    resized = cv2.resize(pixels, (int(meta["resize"]),) * 2, interpolation=interpolation)
+    crop = F.center_crop(torch.from_numpy(resized[None] if resized.ndim == 2 else resized.transpose(2, 0, 1)),
+                         [int(meta["input_size"])] * 2)
+    return crop[0].numpy() if pixels.ndim == 2 else crop.permute(1, 2, 0).numpy()
+
+
+def explain_images(model: torch.nn.Module, meta: Mapping, image_paths: list[str], device: torch.device,
+                   batch_size: int = 16) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The images as the classifier sees them (RGB uint8) and their VisualBackProp masks."""
+    images = [np.ascontiguousarray(classifier_view(io.read_image(path), meta)) for path in image_paths]
+    masks = []
+    for start in range(0, len(images), batch_size):
+        batch = torch.from_numpy(np.stack(images[start : start + batch_size])).permute(0, 3, 1, 2)
+        with autocast(device):
+            masks += list(vbp.visual_backprop(model, to_model_input(batch, device, meta["mean"], meta["std"])).cpu().numpy())
+    return images, masks
+
+
+def image_paths(images_manifest: str | os.PathLike, rows: pd.DataFrame) -> list[str]:
+    """The image file of each (dataset, image_id) row, from the ingest manifest."""
+    manifest = read_columns(images_manifest, ["image_id", "dataset", "image_path"])
+    found = rows[["dataset", "image_id"]].merge(manifest, on=["dataset", "image_id"], how="left")
+    if found["image_path"].isna().any():
+        missing = found.loc[found["image_path"].isna(), "image_id"].iloc[0]
+        raise io.BadInputError(f"{images_manifest}: no image {missing!r} (named by the predictions)")
+    return found["image_path"].tolist()
+
+
+def write_case_figure(checkpoint: str, predictions: str, images_manifest: str, figure_path: str,
+                      params: Mapping, variant: str) -> None:
+    """Figure 8 for one classifier: TP / FP / FN / TN examples per class, each above its VBP overlay."""
+    classes = list(params["classes"])
+    device = select_device(params["vbp"]["device"])
+    model, meta = load_classifier(checkpoint, device)
+    frame = read_predictions(predictions, classes)
+    cases = select_cases(frame, classes)
+    chosen = pd.DataFrame([row for per_class in cases.values() for row in per_class.values() if row is not None])
+    images, masks = explain_images(model, meta, image_paths(images_manifest, chosen), device)
+    explained = iter(zip(chosen.itertuples(), images, masks, strict=True))
+    cells, labels = [], []
+    for name, per_class in cases.items():
+        image_row, mask_row = [], []
+        for kind, row in per_class.items():
+            if row is None:
+                image_row.append(None)
+                mask_row.append(None)
+                continue
+            case, image, mask = next(explained)
+            title = f"{kind} {case.image_id}\np({figures.short_name(name)}) = {getattr(case, f'prob_{name}'):.2f}"
+            image_row.append({"image": image, "title": title})
+            mask_row.append({"image": image, "mask": mask, "title": f"{kind}: VisualBackProp"})
+        cells += [image_row, mask_row]
+        labels += [name, f"{name} (VBP)"]
+    figure = figures.plot_image_grid(cells, labels, f"{variant}: where the classifier looks (VisualBackProp)")
+    io.write_figure(figure_path, figure)
+
+
+def occlusion_shares(model: torch.nn.Module, meta: Mapping, rows: pd.DataFrame, paths: list[str],
+                     device: torch.device) -> tuple[pd.DataFrame, list[np.ndarray], list[np.ndarray]]:
+    """Per image: the occluded share of the network's input and the share of VBP saliency on occlusions."""
+    images, masks = explain_images(model, meta, paths, device)
+    area, attention = [], []
+    for mask_path, saliency in zip(rows["occlusion_mask_path"], masks, strict=True):
+        occluded = classifier_view(io.read_mask(mask_path).astype(np.uint8), meta, cv2.INTER_NEAREST) > 0
+        area.append(float(occluded.mean()))
+        attention.append(vbp.saliency_share(torch.from_numpy(saliency), torch.from_numpy(occluded)))
+    shares = rows[["image_id", "dataset"]].assign(occluded_area=area, saliency_on_occlusion=attention)
+    return shares, images, masks
+
+
+def write_occlusion_reliance(checkpoints: Mapping[str, str], occlusions: str, images_manifest: str,
+                             figure_path: str, table_path: str, params: Mapping) -> None:
+    """Figure 2 made quantitative: saliency on hairs and rulers for each classifier, on the test images.
+
+    The test images with the largest occluded fraction (as the purify stage measured it) are explained
+    by every classifier; the table lists, per image and classifier, the occluded area and the share of
+    VBP saliency on it (attention on occlusions beyond their area means the classifier relies on them).
+    """
+    section = params["vbp"]
+    device = select_device(section["device"])
+    table = read_columns(occlusions, ["image_id", "dataset", "split", "occlusion_mask_path", "occluded_fraction"])
+    test = table[(table["split"] == "test") & (table["occluded_fraction"] > 0)]
+    if test.empty:
+        raise io.BadInputError(f"{occlusions}: no test image has an occlusion to explain")
+    rows = test.sort_values(["occluded_fraction", "image_id"], ascending=[False, True]).head(section["occlusion_images"])
+    paths = image_paths(images_manifest, rows)
+    shares, cells = [], []
+    for variant, checkpoint in checkpoints.items():
+        model, meta = load_classifier(checkpoint, device)
+        variant_shares, images, masks = occlusion_shares(model, meta, rows, paths, device)
+        shares.append(variant_shares.assign(variant=variant))
+        cells.append([
+            {"image": image, "mask": mask, "title": f"{share:.0%} on {area:.0%} occluded"}
+            for image, mask, share, area in zip(images, masks, variant_shares["saliency_on_occlusion"],
+                                                variant_shares["occluded_area"], strict=True)
+        ])
+        log.info("%s: mean saliency share on occlusions %.3f (mean occluded area %.3f) over %d test images",
+                 variant, variant_shares["saliency_on_occlusion"].mean(), variant_shares["occluded_area"].mean(), len(rows))
+    cells.insert(0, [{"image": image, "title": image_id} for image, image_id in zip(images, rows["image_id"], strict=True)])
+    result = pd.concat(shares, ignore_index=True)
+    means = result.groupby("variant", sort=False)["saliency_on_occlusion"].mean()
+    summary = ", ".join(f"{variant} {share:.0%}" for variant, share in means.items())
+    figure = figures.plot_image_grid(cells, ["test image", *checkpoints],
+                                     f"Saliency on hairs and rulers (mean share: {summary})")
+    io.write_figure(figure_path, figure)
+    with io.atomic_path(table_path) as tmp:
+        result.to_csv(tmp, index=False)

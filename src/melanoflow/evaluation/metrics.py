@@ -1,0 +1,148 @@
+"""ISIC challenge metrics on a predictions table (ISIC 2017 Part 3 and ISIC 2018 Task 3 rules).
+
+ISIC 2017 ranks by the melanoma ROC AUC and the mean of the melanoma and seborrheic keratosis AUCs, and
+reports specificity at fixed melanoma sensitivities; ISIC 2018 ranks seven classes by balanced multiclass
+accuracy, where a prediction whose highest probability is shared by several classes counts as wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import sklearn.metrics
+
+from melanoflow.io import BadInputError
+from melanoflow.manifest import read_columns
+
+# The ISIC 2017 challenge reported specificity at these melanoma sensitivities (the paper's Table 4).
+CHALLENGE_SENSITIVITIES = (0.82, 0.89, 0.95)
+
+# Label of a prediction whose maximum probability is tied between classes: matches no true class.
+UNDECIDED = "undecided"
+
+PREDICTION_ID_COLUMNS = ("image_id", "dataset", "label", "predicted")
+
+
+def probability_columns(classes: list[str]) -> list[str]:
+    return [f"prob_{name}" for name in classes]
+
+
+def read_predictions(path: str | os.PathLike, classes: list[str]) -> pd.DataFrame:
+    """Read a classifier's predictions table and check it against the contract in docs/contracts.md.
+
+    Rows come back sorted by (dataset, image_id), so two variants' tables line up row by row.
+    """
+    frame = read_columns(path, [*PREDICTION_ID_COLUMNS, *probability_columns(classes)])
+    if frame.empty:
+        raise BadInputError(f"{path}: no predictions")
+    unknown = sorted(set(frame["label"]) - set(classes))
+    if unknown:
+        raise BadInputError(f"{path}: labels {unknown} are not among the configured classes {classes}")
+    duplicated = frame.duplicated(["dataset", "image_id"])
+    if duplicated.any():
+        raise BadInputError(f"{path}: image {frame.loc[duplicated, 'image_id'].iloc[0]!r} is predicted twice")
+    probabilities = frame[probability_columns(classes)].to_numpy(dtype=float)
+    if not np.isfinite(probabilities).all() or (probabilities < 0).any() or (probabilities > 1).any():
+        raise BadInputError(f"{path}: probabilities must be finite and within [0, 1]")
+    return frame.sort_values(["dataset", "image_id"], ignore_index=True)
+
+
+def argmax_labels(probabilities: np.ndarray, classes: list[str]) -> np.ndarray:
+    """The most probable class per row, or UNDECIDED where the maximum is shared (the ISIC 2018 rule)."""
+    maximum = probabilities.max(axis=1, keepdims=True)
+    tied = (probabilities == maximum).sum(axis=1) > 1
+    labels = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
+    labels[tied] = UNDECIDED
+    return labels
+
+
+def roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float:
+    """One-vs-rest ROC AUC; tied scores count half, as in the ISIC scorer (sklearn's definition)."""
+    return float(sklearn.metrics.roc_auc_score(is_positive, scores))
+
+
+def specificity_at_sensitivity(is_positive: np.ndarray, scores: np.ndarray, sensitivity: float) -> float:
+    """Specificity at the first ROC point whose sensitivity reaches ``sensitivity`` (ISIC 2017 rule).
+
+    The ROC is walked from the strictest threshold down; tied scores form one point, and there is no
+    interpolation between points. Where no point reaches the target (no positive cases) the answer is 0.
+    """
+    if not 0 < sensitivity <= 1:
+        raise ValueError(f"sensitivity must be in (0, 1], got {sensitivity}")
+    with warnings.catch_warnings():
+        # without positives sklearn warns and returns NaN sensitivities: handled as "no point" below
+        warnings.simplefilter("ignore", sklearn.exceptions.UndefinedMetricWarning)
+        false_positive_rate, true_positive_rate, _ = sklearn.metrics.roc_curve(
+            is_positive, scores, drop_intermediate=False
+        )
+    reaching = np.flatnonzero(true_positive_rate >= sensitivity)
+    if reaching.size == 0:
+        return 0.0
+    return float(1.0 - false_positive_rate[reaching[0]])
+
+
+def class_aucs(labels: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> dict[str, float]:
+    """One-vs-rest AUC of every class that has both positive and negative cases."""
+    return {
+        name: roc_auc(labels == name, probabilities[:, index])
+        for index, name in enumerate(classes)
+        if 0 < (labels == name).sum() < len(labels)
+    }
+
+
+def score_predictions(
+    frame: pd.DataFrame,
+    classes: list[str],
+    melanoma: str,
+    keratosis: str | None,
+    sensitivities: tuple[float, ...] = CHALLENGE_SENSITIVITIES,
+) -> dict:
+    """Every ISIC metric of one predictions table (see read_predictions), as a JSON-ready dict.
+
+    ``melanoma`` and ``keratosis`` name the classes whose AUCs ISIC 2017 averages; without a keratosis
+    class (e.g. a 7-class ISIC 2018 run) ``mean_auc`` is the macro average over all classes.
+    """
+    labels = frame["label"].to_numpy(dtype=object)
+    probabilities = frame[probability_columns(classes)].to_numpy(dtype=float)
+    predicted = argmax_labels(probabilities, classes)
+    aucs = class_aucs(labels, probabilities, classes)
+    if melanoma not in aucs:
+        raise BadInputError(f"melanoma AUC undefined: class {melanoma!r} needs positive and negative cases")
+    is_melanoma = labels == melanoma
+    melanoma_scores = probabilities[:, classes.index(melanoma)]
+    return {
+        "n_images": len(frame),
+        "class_counts": {name: int((labels == name).sum()) for name in classes},
+        "auc": aucs,
+        "melanoma_auc": aucs[melanoma],
+        "mean_auc": challenge_mean_auc(aucs, melanoma, keratosis),
+        "macro_auc": float(np.mean(list(aucs.values()))),
+        "specificity_at_sensitivity": {
+            f"{target:.2f}": specificity_at_sensitivity(is_melanoma, melanoma_scores, target)
+            for target in sensitivities
+        },
+        "accuracy": float(np.mean(predicted == labels)),
+        "balanced_accuracy": balanced_multiclass_accuracy(labels, predicted),
+        "undecided": int((predicted == UNDECIDED).sum()),
+        "confusion_matrix": sklearn.metrics.confusion_matrix(labels, predicted, labels=classes).tolist(),
+    }
+
+
+def challenge_mean_auc(aucs: dict[str, float], melanoma: str, keratosis: str | None) -> float:
+    """ISIC 2017's average of the melanoma and keratosis AUCs (the macro AUC without a keratosis class)."""
+    if keratosis is None:
+        return float(np.mean(list(aucs.values())))
+    if keratosis not in aucs:
+        raise BadInputError(f"keratosis AUC undefined: class {keratosis!r} needs positive and negative cases")
+    return (aucs[melanoma] + aucs[keratosis]) / 2
+
+
+def balanced_multiclass_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean recall over the classes present in ``labels``; UNDECIDED predictions are wrong for every class."""
+    with warnings.catch_warnings():
+        # UNDECIDED appears only among predictions; sklearn warns about that and ignores its empty row
+        warnings.simplefilter("ignore", UserWarning)
+        return float(sklearn.metrics.balanced_accuracy_score(labels, predicted))

@@ -1,0 +1,191 @@
+"""Per-variant metrics files and the comparison of all variants with the paper's Tables 3 and 4.
+
+``evaluate_variant`` writes ``results/reports/<variant>/metrics.json``; ``compare_variants`` writes
+``comparison.csv``, a Markdown and an HTML summary (the paper's numbers beside ours, and whether the
+proposed classifier beats the baseline by the paired bootstrap) and the ROC and confusion figures.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from melanoflow import io
+from melanoflow.evaluation import bootstrap, figures
+from melanoflow.evaluation.metrics import read_predictions, score_predictions
+
+log = logging.getLogger(__name__)
+
+# The paper's Tables 3 and 4: ISIC 2017 test set (600 images), models trained on ISIC 2017 + PH2 +
+# Dermofit. Other data than any run of this workflow on generated images: shown for orientation only.
+PAPER_ROWS = [
+    {"model": "traditional baseline (ResNet-50)", "melanoma_auc": 0.805, "mean_auc": 0.873},
+    {"model": "proposed model", "melanoma_auc": 0.880, "mean_auc": 0.915,
+     "spec_0.82": 0.697, "spec_0.89": 0.648, "spec_0.95": 0.492},
+    {"model": "ISIC 2017 challenge winners", "melanoma_auc": 0.874, "mean_auc": 0.911},
+    {"model": "ISIC 2017 Top AVG", "spec_0.82": 0.729, "spec_0.89": 0.588, "spec_0.95": 0.366},
+    {"model": "ISIC 2017 Top SK", "spec_0.82": 0.727, "spec_0.89": 0.555, "spec_0.95": 0.404},
+    {"model": "ISIC 2017 Top M", "spec_0.82": 0.747, "spec_0.89": 0.590, "spec_0.95": 0.395},
+]
+PAPER_SOURCE = "paper (ISIC 2017 test set; other data)"
+HEADLINE_AUCS = ("melanoma_auc", "mean_auc", "macro_auc")
+
+
+def scoring_arguments(params: Mapping) -> dict:
+    return {"classes": list(params["classes"]), "melanoma": params["melanoma_class"],
+            "keratosis": params["keratosis_class"]}
+
+
+def bootstrap_arguments(params: Mapping) -> dict:
+    return {"resamples": params["bootstrap"]["resamples"], "seed": params["seed"], "level": params["bootstrap"]["level"]}
+
+
+def evaluate_variant(predictions: str, metrics_path: str, params: Mapping, variant: str) -> None:
+    """Score one predictions table, with bootstrap intervals of its AUCs."""
+    scoring = scoring_arguments(params)
+    frame = read_predictions(predictions, scoring["classes"])
+    scores = score_predictions(frame, sensitivities=tuple(params["sensitivities"]), **scoring)
+    scores["intervals"] = bootstrap.auc_intervals(frame, **scoring, **bootstrap_arguments(params))
+    scores["variant"] = variant
+    scores["bootstrap"] = dict(params["bootstrap"], seed=params["seed"], stratified_by="true class")
+    log.info("%s: melanoma AUC %.3f %s, mean AUC %.3f %s on %d images", variant, scores["melanoma_auc"],
+             scores["intervals"]["melanoma_auc"], scores["mean_auc"], scores["intervals"]["mean_auc"], len(frame))
+    io.write_json(metrics_path, scores)
+
+
+def read_classifier_metadata(checkpoint: str) -> dict:
+    """A saved classifier's metadata (arch, input size, pretrained...), without building the network."""
+    import torch  # here only: scoring predictions needs no torch, and its import is slow on small machines
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    return {key: value for key, value in state.items() if key != "model"}
+
+
+def comparison_table(scores: Mapping[str, dict], differences: Mapping[str, dict], classifiers: Mapping[str, dict],
+                     sensitivities) -> pd.DataFrame:
+    """One row per variant: AUCs with interval bounds, specificities, accuracies and the paired
+    difference of each AUC to the baseline (empty for the baseline itself)."""
+    rows = []
+    for variant, variant_scores in scores.items():
+        row = {"variant": variant, "n_images": variant_scores["n_images"],
+               "arch": classifiers[variant]["arch"], "pretrained": classifiers[variant]["pretrained"]}
+        for metric in HEADLINE_AUCS:
+            low, high = variant_scores["intervals"][metric]
+            row |= {metric: variant_scores[metric], f"{metric}_low": low, f"{metric}_high": high}
+        for target in sensitivities:
+            row[f"spec_{target:.2f}"] = variant_scores["specificity_at_sensitivity"][f"{target:.2f}"]
+        row |= {"accuracy": variant_scores["accuracy"], "balanced_accuracy": variant_scores["balanced_accuracy"]}
+        for metric, difference in differences.get(variant, {}).items():
+            if metric in HEADLINE_AUCS:
+                row |= {f"{metric}_diff": difference["difference"], f"{metric}_diff_low": difference["interval"][0],
+                        f"{metric}_diff_high": difference["interval"][1],
+                        f"{metric}_share_not_better": difference["share_not_better"]}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def verdict(baseline: str, proposed: str, difference: Mapping, metric_name: str, level: float) -> str:
+    """One sentence: does ``proposed`` beat ``baseline`` on this AUC, by the paired bootstrap interval?"""
+    low, high = difference["interval"]
+    if low > 0:
+        outcome = f"{proposed} beats {baseline}"
+    elif high < 0:
+        outcome = f"{baseline} beats {proposed}"
+    else:
+        outcome = f"no clear difference between {proposed} and {baseline} (the interval includes 0)"
+    return (f"{metric_name}: {proposed} minus {baseline} = {difference['difference']:+.3f}, "
+            f"{level:.0%} CI [{low:+.3f}, {high:+.3f}] ({proposed} not better in "
+            f"{difference['share_not_better']:.1%} of paired resamples): {outcome}.")
+
+
+def summary_rows(table: pd.DataFrame, sensitivities) -> pd.DataFrame:
+    """The Markdown/HTML table: our variants with intervals, then the paper's rows, clearly labelled."""
+    def with_interval(row, metric):
+        return f"{row[metric]:.3f} [{row[f'{metric}_low']:.3f}, {row[f'{metric}_high']:.3f}]"
+
+    def difference(row, metric):
+        if pd.isna(row[f"{metric}_diff"]):
+            return ""
+        return f"{row[f'{metric}_diff']:+.3f} [{row[f'{metric}_diff_low']:+.3f}, {row[f'{metric}_diff_high']:+.3f}]"
+
+    spec_columns = {f"spec_{target:.2f}": f"spec. @ sens. {target:.0%}" for target in sensitivities}
+    ours = [
+        {"model": f"{row['variant']} ({row['arch']}, {'ImageNet' if row['pretrained'] else 'random'} init)",
+         "source": "this run (test split)",
+         "melanoma AUC": with_interval(row, "melanoma_auc"), "mean AUC": with_interval(row, "mean_auc"),
+         **{label: f"{row[column]:.3f}" for column, label in spec_columns.items()},
+         "accuracy": f"{row['accuracy']:.3f}", "Δ melanoma AUC vs baseline": difference(row, "melanoma_auc"),
+         "Δ mean AUC vs baseline": difference(row, "mean_auc")}
+        for _, row in table.iterrows()
+    ]
+    paper = [
+        {"model": row["model"], "source": PAPER_SOURCE,
+         "melanoma AUC": f"{row['melanoma_auc']:.3f}" if "melanoma_auc" in row else "",
+         "mean AUC": f"{row['mean_auc']:.3f}" if "mean_auc" in row else "",
+         **{label: f"{row[column]:.3f}" if column in row else "" for column, label in spec_columns.items()}}
+        for row in PAPER_ROWS
+    ]
+    return pd.DataFrame(ours + paper).fillna("")
+
+
+def summary_texts(scores: Mapping[str, dict], differences: Mapping[str, dict], classifiers: Mapping[str, dict],
+                  params: Mapping) -> list[str]:
+    """The verdict sentences and any warnings, in the order the summary shows them."""
+    baseline, proposed, level = params["baseline"], params["proposed"], params["bootstrap"]["level"]
+    n_images = scores[baseline]["n_images"]
+    texts = [f"Bootstrap: {params['bootstrap']['resamples']} resamples stratified by true class, paired across "
+             f"variants, seed {params['seed']}; {n_images} test images."]
+    if proposed in differences:
+        texts += [verdict(baseline, proposed, differences[proposed][metric], name, level)
+                  for metric, name in (("melanoma_auc", "Melanoma ROC AUC"), ("mean_auc", "Mean ROC AUC"))]
+    texts += [f"Warning: classifier {variant!r} was trained without ImageNet weights (pretrained: false); the "
+              "paper fine-tunes ImageNet weights." for variant, meta in classifiers.items() if not meta["pretrained"]]
+    texts.append("Rows marked 'paper' are the published numbers (Tables 3 and 4) on the ISIC 2017 test set with "
+                 "models trained on other data; they are not comparable measurements of this run.")
+    return texts
+
+
+def compare_variants(predictions: Mapping[str, str], metrics: Mapping[str, str], checkpoints: Mapping[str, str],
+                     outputs: Mapping[str, str], params: Mapping) -> None:
+    """Paired comparison of every variant with the baseline; writes ``outputs``: table (CSV), markdown,
+    html, roc and confusion (figures). ``checkpoints`` are the variants' classifiers, read for how they
+    were initialised (the summary warns where ImageNet weights were missing)."""
+    scoring = scoring_arguments(params)
+    frames = {variant: read_predictions(path, scoring["classes"]) for variant, path in predictions.items()}
+    scores = {variant: json.loads(Path(path).read_text()) for variant, path in metrics.items()}
+    baseline = params["baseline"]
+    if baseline not in frames or params["proposed"] not in frames:
+        raise ValueError(f"baseline {baseline!r} and proposed {params['proposed']!r} must be among the evaluated "
+                         f"variants {list(frames)}")
+    differences = {
+        variant: bootstrap.paired_auc_differences(frames[baseline], frame, **scoring, **bootstrap_arguments(params))
+        for variant, frame in frames.items() if variant != baseline
+    }
+    classifiers = {variant: read_classifier_metadata(path) for variant, path in checkpoints.items()}
+    table = comparison_table(scores, differences, classifiers, params["sensitivities"])
+    with io.atomic_path(outputs["table"]) as tmp:
+        table.to_csv(tmp, index=False)
+    rows = summary_rows(table, params["sensitivities"])
+    texts = summary_texts(scores, differences, classifiers, params)
+    for text in texts:
+        log.info("%s", text)
+    io.write_text(outputs["markdown"], rows.to_markdown(index=False, disable_numparse=True) + "\n\n" + "\n\n".join(texts) + "\n")
+    io.write_text(outputs["html"], summary_html(rows, texts))
+    io.write_figure(outputs["roc"], figures.plot_roc_curves(frames, scores, scoring["classes"]))
+    io.write_figure(outputs["confusion"], figures.plot_confusion_matrices(scores, scoring["classes"]))
+
+
+def summary_html(rows: pd.DataFrame, texts: list[str]) -> str:
+    paragraphs = "\n".join(f"<p>{html.escape(text)}</p>" for text in texts)
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>melanoflow: classifier comparison</title>"
+        "<style>body{font-family:sans-serif;font-size:14px} table{border-collapse:collapse}"
+        "td,th{border:1px solid #bbb;padding:3px 6px;text-align:left}</style></head><body>"
+        f"<h2>Classifier comparison: ROC AUC and specificity (ISIC 2017 metrics)</h2>"
+        f"{rows.to_html(index=False, border=0)}\n{paragraphs}</body></html>\n"
+    )

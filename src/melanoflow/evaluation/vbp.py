@@ -1,0 +1,74 @@
+"""VisualBackProp (Bojarski et al., 2016) for torchvision-style ResNets: where the classifier looks.
+
+Each stage's feature maps are averaged over channels. Starting from the deepest stage, the running mask
+is scaled up to the next shallower stage's size with a transposed convolution whose weights are all one
+(kernel 2s-1 for stride s, so neighbouring contributions overlap as in the paper's deconvolution) and
+multiplied pointwise with that stage's average; after the shallowest stage it is scaled up to the input
+and normalised to [0, 1]. Only regions active at every depth survive the products.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+STAGE_NAMES = ("relu", "layer1", "layer2", "layer3", "layer4")
+
+
+def resnet_stages(model: nn.Module) -> list[nn.Module]:
+    """The stem's ReLU and the four residual stages of the first ResNet found inside ``model``."""
+    for module in model.modules():
+        if all(isinstance(getattr(module, name, None), nn.Module) for name in STAGE_NAMES):
+            return [getattr(module, name) for name in STAGE_NAMES]
+    raise TypeError(f"{type(model).__name__} holds no ResNet (a module with {', '.join(STAGE_NAMES)})")
+
+
+def upsample_ones(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Scale a (B, 1, h, w) mask up to ``size`` with an all-ones transposed convolution.
+
+    The stride is the size ratio (rounded up; the result is cropped to ``size``). A kernel of 2s - 1 with
+    padding s - 1 and output padding s - 1 gives exactly s times the input size, each input pixel
+    spreading over its own s x s block and half a block into its neighbours.
+    """
+    stride = tuple(max(1, math.ceil(target / current)) for target, current in zip(size, mask.shape[-2:], strict=True))
+    kernel = tuple(2 * s - 1 for s in stride)
+    weight = torch.ones((1, 1, *kernel), dtype=mask.dtype, device=mask.device)
+    padding = tuple(s - 1 for s in stride)
+    upsampled = F.conv_transpose2d(mask, weight, stride=stride, padding=padding, output_padding=padding)
+    return upsampled[..., : size[0], : size[1]]
+
+
+@torch.no_grad()
+def visual_backprop(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """(B, H, W) masks in [0, 1] for a batch of normalised (B, 3, H, W) images; the model is set to eval."""
+    model.eval()
+    features: list[torch.Tensor] = []
+    handles = [
+        stage.register_forward_hook(lambda module, inputs, output: features.append(output.float().mean(dim=1, keepdim=True)))
+        for stage in resnet_stages(model)
+    ]
+    try:
+        model(images)
+    finally:
+        for handle in handles:
+            handle.remove()
+    if len(features) != len(STAGE_NAMES):
+        raise RuntimeError(f"expected one output per ResNet stage ({len(STAGE_NAMES)}), got {len(features)}")
+    # the forward pass may run under autocast; products of many small averages need float32
+    with torch.autocast(images.device.type, enabled=False):
+        mask = features[-1]
+        for shallower in reversed(features[:-1]):
+            mask = upsample_ones(mask, shallower.shape[-2:]) * shallower
+        mask = upsample_ones(mask, images.shape[-2:]).squeeze(1)
+    low = mask.amin(dim=(1, 2), keepdim=True)
+    span = mask.amax(dim=(1, 2), keepdim=True) - low
+    return torch.where(span > 0, (mask - low) / span.clamp_min(torch.finfo(mask.dtype).tiny), torch.zeros_like(mask))
+
+
+def saliency_share(mask: torch.Tensor, region: torch.Tensor) -> float:
+    """Share of a mask's total saliency that falls inside a boolean ``region`` (e.g. hairs and rulers)."""
+    total = mask.sum()
+    return float((mask * region).sum() / total) if total > 0 else 0.0

@@ -1,0 +1,25 @@
+"""What every purification method returns, and how method settings are read from config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Purification:
+    image: np.ndarray  # purified RGB uint8 (H, W, 3)
+    occlusion: np.ndarray  # bool (H, W): the pixels found to be hair or ruler and replaced
+
+    @property
+    def occluded_fraction(self) -> float:
+        return float(self.occlusion.mean())
+
+
+def settings_from_section(cls, section: dict, name: str):
+    """Build the settings dataclass ``cls`` from a config section, naming unknown keys."""
+    unknown = set(section) - {field.name for field in fields(cls)}
+    if unknown:
+        raise ValueError(f"{name}: unknown keys {sorted(unknown)}")
+    return cls(**section)

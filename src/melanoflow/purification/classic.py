@@ -1,0 +1,216 @@
+"""Hair and ruler removal by morphology (Bisla et al. 2019, Section 3.2.2), made resolution independent.
+
+The paper finds occlusions by thresholding the difference between a morphological closing of the
+luminance channel (LUV) and the luminance itself, replaces them from the closed image, lays the segmented
+lesion back over the result so that dark lesion structure is never removed, and closes holes in the
+background mask. Its code worked on 400x400 images with a radius-3 element and a threshold of 0.1 on L.
+
+Here every length is given at that 400x400 reference and multiplied by ``sqrt(height * width) / 400``,
+and every area by the square of that factor, so that the same scene photographed at two resolutions
+gives the same mask. The one exception is the ``margin`` grown around each hair, which is in pixels:
+the soft fringe it covers comes from anti-aliasing, demosaicing and JPEG, whose width is a pixel or two
+at any resolution. The threshold is on L normalised to [0, 1]: the depth of the closing's black-hat
+response to a dark line does not depend on the pixel count once the element covers the line.
+
+Beyond the paper, ``remove_inside_lesion`` also removes hairs where they cross the lesion (the paper's
+overlay keeps them). Inside the lesion only *long thin straight-ish* structures count: the black-hat
+response is opened with line elements in several orientations, which erases dots, globules and the short
+segments of a pigment network but keeps a hair, so lesion texture is left untouched.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from melanoflow.purification.base import Purification, settings_from_section
+
+FILLS = ("normalized", "closing", "telea")
+
+
+@dataclass(frozen=True)
+class ClassicSettings:
+    """Parameters of the classic method; lengths in pixels and areas in pixels^2 at the reference size."""
+
+    reference_size: float = 400.0  # sqrt(height * width) at which the lengths below are given
+    element_radius: float = 3.0  # closing element (disc) radius; the paper's 3 at 400x400
+    threshold: float = 0.1  # black-hat depth on L in [0, 1] that marks an occlusion; the paper's 0.1
+    min_area: float = 12.0  # connected occlusion pieces smaller than this are noise (skin pores, specks)
+    background_closing_radius: float = 1.0  # closing of the background occlusion mask: fills its holes
+    margin: int = 2  # pixels (not scaled): the mask grows this much to take the hair's soft fringe too
+    fill: str = "normalized"  # how occluded pixels are replaced: see fill_occlusions
+    lesion_overlay: bool = True  # lay the segmented lesion back over the result (paper)
+    remove_inside_lesion: bool = True  # also remove long thin structures inside the lesion (beyond paper)
+    inside_threshold: float = 0.05  # black-hat depth inside the lesion (a hair is fainter on dark lesion)
+    line_length: float = 11.0  # inside the lesion, a structure must contain a straight run this long
+    line_orientations: int = 12  # number of line-element orientations tried inside the lesion
+
+    @classmethod
+    def from_config(cls, section: dict) -> ClassicSettings:
+        settings = settings_from_section(cls, section, "purification.classic")
+        if settings.fill not in FILLS:
+            raise ValueError(f"purification.classic.fill must be one of {FILLS}, got {settings.fill!r}")
+        return settings
+
+
+def scale_factor(shape: tuple[int, ...], reference_size: float) -> float:
+    """How many pixels of this image correspond to one pixel of the reference-size image."""
+    return math.sqrt(shape[0] * shape[1]) / reference_size
+
+
+def disc(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def scaled_radius(length: float, scale: float, minimum: int = 1) -> int:
+    return max(minimum, round(length * scale))
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """The L channel of CIE LUV as uint8 (OpenCV stores L in [0, 100] as [0, 255])."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2Luv)[..., 0]
+
+
+def drop_small_components(mask: np.ndarray, min_area: float) -> np.ndarray:
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= min_area
+    keep[0] = False  # label 0 is the background
+    return keep[labels]
+
+
+def line_elements(length: int, orientations: int) -> list[np.ndarray]:
+    """Binary line segments of ``length`` pixels through the centre of a square, evenly rotated."""
+    half = length // 2
+    elements = []
+    for index in range(orientations):
+        angle = math.pi * index / orientations
+        dx, dy = half * math.cos(angle), half * math.sin(angle)
+        element = np.zeros((2 * half + 1, 2 * half + 1), np.uint8)
+        cv2.line(element, (round(half - dx), round(half - dy)), (round(half + dx), round(half + dy)), 1)
+        elements.append(element)
+    return elements
+
+
+def linear_structures(blackhat: np.ndarray, region: np.ndarray, length: int, orientations: int,
+                      threshold: int) -> np.ndarray:
+    """Pixels of ``region`` on a dark line at least ``length`` long: max over orientations of line openings.
+
+    Works on the bounding box of ``region`` (grown by the line length) only, since the lesion is usually a
+    fraction of the image.
+    """
+    found = np.zeros(region.shape, bool)
+    ys, xs = np.nonzero(region)
+    if len(ys) == 0:
+        return found
+    top, bottom = max(0, ys.min() - length), min(region.shape[0], ys.max() + length + 1)
+    left, right = max(0, xs.min() - length), min(region.shape[1], xs.max() + length + 1)
+    crop = blackhat[top:bottom, left:right]
+    response = np.zeros_like(crop)
+    for element in line_elements(length, orientations):
+        np.maximum(response, cv2.morphologyEx(crop, cv2.MORPH_OPEN, element), out=response)
+    found[top:bottom, left:right] = response > threshold
+    return found & region
+
+
+def detect_occlusions(rgb: np.ndarray, lesion: np.ndarray | None, settings: ClassicSettings) -> np.ndarray:
+    """Boolean mask of hair and ruler pixels to replace (never plain lesion pixels when overlaying)."""
+    scale = scale_factor(rgb.shape, settings.reference_size)
+    element = disc(scaled_radius(settings.element_radius, scale))
+    lightness = luminance(rgb)
+    blackhat = cv2.morphologyEx(lightness, cv2.MORPH_BLACKHAT, element)
+    threshold = round(settings.threshold * 255)
+    candidates = drop_small_components(blackhat > threshold, settings.min_area * scale**2)
+    margin = settings.margin
+    if lesion is None or not settings.lesion_overlay:
+        return grow(candidates, margin)
+    background = ~lesion
+    # Holes in the background mask (gaps along a hair where the threshold flickered) are closed.
+    closing_radius = scaled_radius(settings.background_closing_radius, scale, minimum=0)
+    outside = candidates & background
+    if closing_radius:
+        outside = cv2.morphologyEx(outside.astype(np.uint8), cv2.MORPH_CLOSE, disc(closing_radius)).astype(bool)
+    occlusion = grow(outside, margin) & background
+    if settings.remove_inside_lesion:
+        inside = hairs_inside_lesion(lightness, blackhat, lesion, outside, element, settings, scale)
+        occlusion |= grow(inside, margin) & lesion
+    return occlusion
+
+
+def hairs_inside_lesion(lightness: np.ndarray, blackhat: np.ndarray, lesion: np.ndarray, outside: np.ndarray,
+                        element: np.ndarray, settings: ClassicSettings, scale: float) -> np.ndarray:
+    """Thin lines inside the lesion that are hairs: they continue a hair found outside, or are very long.
+
+    Dark lesion texture (network, streaks, the crevices of a keratosis) also forms short dark lines, so a
+    dark line of ``line_length`` counts only where it touches a hair found in the background; one of twice
+    that length counts anywhere (a hair lying wholly inside the lesion). A grey or blond hair is darker
+    than skin but lighter than a dark lesion, so where it crosses the lesion it is a *light* line; those
+    too count only where they continue a background hair.
+    """
+    length = scaled_radius(settings.line_length, scale, minimum=3)
+    threshold = round(settings.inside_threshold * 255)
+    seeds = grow(outside, 2)
+    dark = linear_structures(blackhat, lesion, length, settings.line_orientations, threshold)
+    long_dark = linear_structures(blackhat, lesion, 2 * length, settings.line_orientations, threshold)
+    tophat = cv2.morphologyEx(lightness, cv2.MORPH_TOPHAT, element)
+    light = linear_structures(tophat, lesion, length, settings.line_orientations, threshold)
+    return touching(dark | light, seeds) | drop_small_components(long_dark, settings.min_area * scale**2)
+
+
+def touching(candidates: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Connected components of ``candidates`` that overlap ``seeds``."""
+    count, labels = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[np.unique(labels[seeds & candidates])] = True
+    keep[0] = False
+    return keep[labels]
+
+
+def grow(mask: np.ndarray, radius: int) -> np.ndarray:
+    if radius == 0:
+        return mask
+    return cv2.dilate(mask.astype(np.uint8), disc(radius)).astype(bool)
+
+
+def fill_occlusions(rgb: np.ndarray, occlusion: np.ndarray, settings: ClassicSettings) -> np.ndarray:
+    """Replace the occluded pixels.
+
+    ``closing``: from the per-channel closing (the paper); biased bright on textured skin, since a closing
+    is an upper envelope. ``telea``: OpenCV's Telea inpainting; good but slow on large masks.
+    ``normalized`` (default): normalized convolution, the Gaussian-weighted mean of the unoccluded pixels
+    around each occluded one (Knutsson & Westin 1993): as good as Telea on hair-width gaps at a fraction
+    of the cost (see bench/bench_purification.py).
+    """
+    if not occlusion.any():
+        return rgb.copy()
+    scale = scale_factor(rgb.shape, settings.reference_size)
+    # the reach must cover half a hair plus the margin grown around it
+    radius = scaled_radius(settings.element_radius, scale) + settings.margin
+    if settings.fill == "telea":
+        return cv2.inpaint(rgb, occlusion.astype(np.uint8), radius, cv2.INPAINT_TELEA)
+    if settings.fill == "closing":
+        return np.where(occlusion[..., None], cv2.morphologyEx(rgb, cv2.MORPH_CLOSE, disc(radius)), rgb)
+    return normalized_convolution_fill(rgb, occlusion, sigma=radius / 2)
+
+
+def normalized_convolution_fill(rgb: np.ndarray, occlusion: np.ndarray, sigma: float) -> np.ndarray:
+    """Occluded pixels become the Gaussian-weighted mean of valid pixels; wider gaps get wider Gaussians.
+
+    OpenCV's stack blur approximates the Gaussian at a cost independent of its width.
+    """
+    valid = (~occlusion).astype(np.float32)
+    values = rgb.astype(np.float32) * valid[..., None]
+    filled = rgb.astype(np.float32)
+    pending = occlusion
+    # a gap much wider than sigma has almost no valid weight nearby: retry those pixels with a wider kernel
+    while pending.any() and sigma < max(rgb.shape[:2]):
+        side = 2 * round(3 * sigma) + 1
+        weight = cv2.stackBlur(valid, (side, side))
+        reached = pending & (weight > 1e-3)
+        estimate = cv2.stackBlur(values, (side, side)) / np.maximum(weight, 1e-6)[..., None]
+        filled[reached] = estimate[reached]
+        pending = pending & ~reached
+        sigma *= 2
+    return np.clip(np.round(filled), 0, 255).astype(np.uint8)

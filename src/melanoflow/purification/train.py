@@ -1,0 +1,176 @@
+"""Training the purification network on (original, classically purified) pairs plus random masks.
+
+Each example is a training-split image, resized so its short side is ``image_size`` and randomly cropped
+square (with a random flip). Its holes are the classic method's occlusion mask plus random strokes (the
+paper's "random masking"), so the network learns to fill both hairs and arbitrary gaps; the target is
+the classically purified image. Optimisation follows the paper: Adam (betas 0.5, 0.99) at ``adam_lr``
+for ``adam_steps``, then SGD with momentum 0.9 at ``sgd_lr`` for ``sgd_steps``. A checkpoint beside the
+output (``<output>.partial``) lets an interrupted run continue exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+from tqdm import tqdm
+
+from melanoflow.io import read_image
+from melanoflow.manifest import read_columns, read_images_manifest
+from melanoflow.purification.classic import ClassicSettings, purify_classic
+from melanoflow.purification.network import InpaintingLoss, load_vgg16_features, to_tensor
+from melanoflow.purification.partialconv import PConvUNet, PConvUNetSpec
+from melanoflow.purification.run import LESION_MASK_COLUMNS, read_lesion, with_lesion_masks
+from melanoflow.runtime import (
+    autocast,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    select_device,
+)
+
+log = logging.getLogger(__name__)
+
+LOG_EVERY = 10
+
+
+def random_strokes(rng: np.random.Generator, size: int, count: int) -> np.ndarray:
+    """``count`` random thick polyline strokes (bool, size x size): the random part of the holes."""
+    canvas = np.zeros((size, size), np.uint8)
+    for _ in range(count):
+        points = rng.uniform(0, size, (int(rng.integers(2, 5)), 2)).round().astype(np.int32)
+        cv2.polylines(canvas, [points], False, 1, max(1, int(rng.integers(1, max(2, size // 16)))))
+    return canvas.astype(bool)
+
+
+class PurificationPairs(Dataset):
+    """(input image with holes, valid mask, classically purified target) crops of the training images.
+
+    Items are addressed by ``(image index, training step, slot in the batch)`` so that every random choice
+    is a function of the step: a resumed run draws exactly the batches the uninterrupted one would have.
+    """
+
+    def __init__(self, rows, classic: ClassicSettings, size: int, strokes: int, seed: int):
+        self.rows = rows.reset_index(drop=True)
+        self.classic = classic
+        self.size = size
+        self.strokes = strokes
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, key: tuple[int, int, int]):
+        index, step, slot = key
+        rng = np.random.default_rng((self.seed, step, slot))
+        row = self.rows.iloc[index]
+        image = read_image(row.image_path)
+        purified = purify_classic(image, read_lesion(row.lesion_mask_path, image.shape[:2]), self.classic)
+        height, width = image.shape[:2]
+        factor = self.size / min(height, width)
+        shape = (max(self.size, round(width * factor)), max(self.size, round(height * factor)))
+        stack = np.dstack([cv2.resize(part, shape, interpolation=cv2.INTER_AREA)
+                           for part in (image, purified.image, purified.occlusion.astype(np.uint8) * 255)])
+        top = int(rng.integers(0, stack.shape[0] - self.size + 1))
+        left = int(rng.integers(0, stack.shape[1] - self.size + 1))
+        stack = stack[top : top + self.size, left : left + self.size]
+        if rng.random() < 0.5:
+            stack = stack[:, ::-1]
+        holes = (stack[..., 6] > 127) | random_strokes(rng, self.size, self.strokes)
+        valid = torch.from_numpy(~holes).float()[None]
+        return to_tensor(np.ascontiguousarray(stack[..., :3])) * valid, valid, to_tensor(
+            np.ascontiguousarray(stack[..., 3:6]))
+
+
+class StepBatches(Sampler):
+    """Batches for steps ``start``, ``start + 1``, ...: a fresh seeded shuffle of the images every pass."""
+
+    def __init__(self, images: int, batch_size: int, seed: int, start: int, stop: int):
+        self.images, self.batch_size, self.seed, self.start, self.stop = images, batch_size, seed, start, stop
+        self.per_pass = images // batch_size
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __iter__(self):
+        for step in range(self.start, self.stop):
+            passes, position = divmod(step, self.per_pass)
+            order = np.random.default_rng((self.seed, passes)).permutation(self.images)
+            chosen = order[position * self.batch_size : (position + 1) * self.batch_size]
+            yield [(int(index), step, slot) for slot, index in enumerate(chosen)]
+
+
+def phases(model: PConvUNet, settings: dict):
+    """The paper's two optimisers, in order, with their step counts."""
+    return [
+        ("adam", settings["adam_steps"], lambda: torch.optim.Adam(model.parameters(), lr=settings["adam_lr"],
+                                                                 betas=(0.5, 0.99))),
+        ("sgd", settings["sgd_steps"], lambda: torch.optim.SGD(model.parameters(), lr=settings["sgd_lr"],
+                                                               momentum=0.9)),
+    ]
+
+
+def train_network(manifest_path: str | os.PathLike, masks_path: str | os.PathLike, params: dict,
+                  out_path: str | os.PathLike) -> list[dict]:
+    """Fit the partial-conv U-Net; write ``{"spec", "model", "history"}`` to ``out_path``; return the history."""
+    settings = params["network"]
+    seed_everything(params["seed"])
+    device = select_device(params["device"])
+    manifest = read_images_manifest(manifest_path)
+    rows = with_lesion_masks(manifest.loc[manifest["split"] == "train"], read_columns(masks_path, LESION_MASK_COLUMNS),
+                             str(masks_path))
+    dataset = PurificationPairs(rows, ClassicSettings.from_config(params["classic"]), settings["image_size"],
+                                settings["random_strokes"], params["seed"])
+    if len(dataset) < settings["batch_size"]:
+        raise ValueError(f"{manifest_path}: {len(dataset)} training images, fewer than one batch of "
+                         f"{settings['batch_size']}")
+    spec = PConvUNetSpec(base_channels=settings["base_channels"], depth=settings["depth"])
+    model = PConvUNet(spec).to(device).to(memory_format=torch.channels_last)
+    criterion = InpaintingLoss(settings["loss_weights"], load_vgg16_features(settings["vgg16_weights"])).to(device)
+    partial = Path(f"{out_path}.partial")
+    history, start = [], 0
+    resumed = torch.load(partial, map_location="cpu", weights_only=False) if partial.exists() else None
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        history, start = resumed["history"], resumed["step"]
+        restore_rng_state(resumed["rng"])
+        log.info("resuming from %s at step %d", partial, start)
+    model.train()
+    phase_start = 0
+    for name, steps, make_optimizer in phases(model, settings):
+        phase_stop = phase_start + steps
+        if start < phase_stop:
+            optimizer = make_optimizer()
+            if resumed is not None and resumed["phase"] == name:
+                optimizer.load_state_dict(resumed["optimizer"])
+            first = max(start, phase_start)
+            loader = DataLoader(dataset, batch_sampler=StepBatches(len(dataset), settings["batch_size"],
+                                                                   params["seed"], first, phase_stop))
+            for step, batch in enumerate(tqdm(loader, desc=f"purification network ({name})", mininterval=5),
+                                         start=first):
+                image, valid, target = (tensor.to(device) for tensor in batch)
+                with autocast(device):
+                    output, _ = model(image.contiguous(memory_format=torch.channels_last), valid)
+                terms = criterion(output.float(), target, valid)
+                optimizer.zero_grad(set_to_none=True)
+                terms["total"].backward()
+                optimizer.step()
+                history.append({"phase": name, "step": step, **{k: float(v.detach()) for k, v in terms.items()}})
+                if step % LOG_EVERY == 0:
+                    log.info("%s step %d: %s", name, step, {k: round(v, 4) for k, v in history[-1].items()
+                                                            if k not in ("phase", "step")})
+                if (step + 1) % settings["checkpoint_every"] == 0:
+                    save_checkpoint(partial, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                              "phase": name, "step": step + 1, "history": history,
+                                              "rng": rng_state()})
+        phase_start = phase_stop
+    save_checkpoint(out_path, {"spec": asdict(spec), "model": model.state_dict(), "history": history})
+    partial.unlink(missing_ok=True)
+    return history

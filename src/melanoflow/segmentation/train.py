@@ -1,0 +1,161 @@
+"""Training of the segmenter: binary cross-entropy, Adam, validation Jaccard each epoch, best weights kept.
+
+A checkpoint (model, optimizer, epoch, every RNG state, history, best weights) is written after each
+epoch; a run that finds a checkpoint of the same training setup continues from it and ends with the same
+weights as an uninterrupted run. Raising ``epochs`` in the config therefore extends a finished run.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from melanoflow.io import write_text
+from melanoflow.manifest import read_images_manifest
+from melanoflow.runtime import (
+    autocast,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    select_device,
+)
+from melanoflow.segmentation.data import LesionDataset
+from melanoflow.segmentation.metrics import batch_jaccard
+from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
+
+log = logging.getLogger(__name__)
+
+# Config keys that define a training run; a checkpoint made with other values is not resumed.
+TRAINING_KEYS = ("seed", "input_size", "width", "batch_size", "learning_rate", "betas", "augment", "mixed_precision")
+HISTORY_COLUMNS = ["epoch", "train_loss", "val_jaccard", "seconds"]
+
+
+def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                    device: torch.device, mixed_precision: bool) -> float:  # fmt: skip
+    """One pass over ``loader``; returns the mean binary cross-entropy per image."""
+    model.train()
+    loss_fn = nn.BCEWithLogitsLoss()
+    total, images = 0.0, 0
+    for inputs, targets in tqdm(loader, desc="training", leave=False):
+        inputs = inputs.to(device).contiguous(memory_format=torch.channels_last)
+        targets = targets.to(device)
+        with autocast(device, enabled=mixed_precision):
+            logits = model(inputs)
+        loss = loss_fn(logits.float(), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(inputs)
+        images += len(inputs)
+    return total / images
+
+
+@torch.no_grad()
+def evaluate(model: DilatedUNet, loader: DataLoader, device: torch.device, mixed_precision: bool,
+             threshold: float = 0.5) -> float:  # fmt: skip
+    """Mean per-image Jaccard at the network's resolution."""
+    model.eval()
+    scores = []
+    for inputs, targets in loader:
+        inputs = inputs.to(device).contiguous(memory_format=torch.channels_last)
+        with autocast(device, enabled=mixed_precision):
+            probabilities = model.predict_proba(inputs)
+        scores.extend(batch_jaccard(targets.to(device) > 0.5, probabilities > threshold))
+    return float(sum(scores) / len(scores))
+
+
+def checkpoint_path_for(model_path: str | os.PathLike) -> Path:
+    """Where the resumable state of a run writing ``model_path`` lives (not a workflow output, so a failed
+    job's checkpoint survives for the retry)."""
+    return Path(model_path).with_suffix(".checkpoint.pt")
+
+
+def run_identity(params: dict, train_ids: list[str]) -> str:
+    setup = {key: params[key] for key in TRAINING_KEYS} | {"train_ids": sorted(train_ids)}
+    return hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()
+
+
+def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, params: dict,
+                    model_path: str | os.PathLike, history_path: str | os.PathLike) -> dict:  # fmt: skip
+    """Train on ``train_rows``, select the epoch by Jaccard on ``val_rows``; both need ground-truth masks.
+
+    Writes the best weights (with their spec) to ``model_path`` and the per-epoch history as CSV;
+    returns the best epoch's history row.
+    """
+    device = select_device(params["device"])
+    generator = seed_everything(params["seed"])
+    spec = SegmenterSpec(input_size=params["input_size"], width=params["width"])
+    model = DilatedUNet(spec).to(device).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=params["learning_rate"], betas=tuple(params["betas"]))
+    train_set = LesionDataset(train_rows, spec.input_size, params["augment"], desc="training images")
+    val_set = LesionDataset(val_rows, spec.input_size, desc="validation images")
+    train_loader = DataLoader(train_set, batch_size=params["batch_size"], shuffle=True, generator=generator)
+    val_loader = DataLoader(val_set, batch_size=params["batch_size"])
+
+    identity = run_identity(params, train_rows["image_id"].tolist())
+    checkpoint_path = checkpoint_path_for(model_path)
+    state = {"epoch": 0, "history": [], "best_jaccard": -1.0, "best_model": None}
+    if checkpoint_path.exists():
+        saved = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        if saved["identity"] == identity:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            restore_rng_state(saved["rng"])
+            generator.set_state(saved["loader_rng"])
+            state = {key: saved[key] for key in state}
+            log.info("resuming from %s after epoch %d", checkpoint_path, state["epoch"])
+        else:
+            log.info("ignoring %s: it was made with other training settings or images", checkpoint_path)
+    log.info("training %s on %s: %d training / %d validation images, %d epochs", spec, device,
+             len(train_set), len(val_set), params["epochs"])  # fmt: skip
+
+    for epoch in range(state["epoch"] + 1, params["epochs"] + 1):
+        start = time.perf_counter()
+        loss = train_one_epoch(model, train_loader, optimizer, device, params["mixed_precision"])
+        jaccard = evaluate(model, val_loader, device, params["mixed_precision"], params["threshold"])
+        row = {"epoch": epoch, "train_loss": loss, "val_jaccard": jaccard, "seconds": time.perf_counter() - start}
+        state["history"].append(row)
+        if jaccard > state["best_jaccard"]:
+            state["best_jaccard"] = jaccard
+            state["best_model"] = copy.deepcopy(model.state_dict())
+        state["epoch"] = epoch
+        log.info("epoch %d: loss %.4f, validation Jaccard %.4f (best %.4f), %.1f s",
+                 epoch, loss, jaccard, state["best_jaccard"], row["seconds"])  # fmt: skip
+        save_checkpoint(checkpoint_path, {
+            **state, "identity": identity, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "rng": rng_state(), "loader_rng": generator.get_state(),
+        })  # fmt: skip
+        write_text(history_path, pd.DataFrame(state["history"], columns=HISTORY_COLUMNS).to_csv(index=False))
+
+    if state["best_model"] is None:
+        raise ValueError(f"epochs is {params['epochs']}: train for at least one epoch")
+    best = max(state["history"], key=lambda row: row["val_jaccard"])
+    save_checkpoint(model_path, {"spec": asdict(spec), "model": state["best_model"], **best})
+    log.info("kept epoch %d (validation Jaccard %.4f) in %s", best["epoch"], best["val_jaccard"], model_path)
+    return best
+
+
+def fit(manifest_path: str | os.PathLike, params: dict, model_path: str | os.PathLike,
+        history_path: str | os.PathLike, threads: int | None = None) -> dict:  # fmt: skip
+    """Train the segmenter on the manifest's training images with ground truth, validated on its val split."""
+    if threads:
+        torch.set_num_threads(threads)
+    manifest = read_images_manifest(manifest_path)
+    with_truth = manifest.loc[manifest["mask_path"].notna()]
+    return train_segmenter(
+        with_truth.loc[with_truth["split"] == "train"], with_truth.loc[with_truth["split"] == "val"],
+        params, model_path, history_path,
+    )  # fmt: skip

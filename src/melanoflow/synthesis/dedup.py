@@ -1,0 +1,147 @@
+"""Nearest real image of every generated one by mean squared error, and removal of near-copies.
+
+The paper compares each generated image with every training image one pair at a time. Here the MSE of
+all pairs is ``(|a|^2 + |b|^2 - 2 a.b) / D``: one matrix product per chunk of real images, so memory
+stays bounded by (generated + chunk) x D floats while the work runs at matmul speed. Images are in the
+GAN's preprocessing (``data.resize_center_crop``) and in [0, 1].
+
+Real images of every split are searched: a generated image closer than the threshold to a training
+image is a near-copy; one close to a validation or test image would leak evaluation data into training.
+Both are dropped, and the leaks are counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import torch
+from tqdm import tqdm
+
+from melanoflow import io as mio
+from melanoflow.manifest import SPLITS, read_table, write_table
+from melanoflow.synthesis.data import load_images, real_images
+from melanoflow.synthesis.sample import SAMPLES_SCHEMA
+
+log = logging.getLogger(__name__)
+
+NEAREST_SCHEMA = pa.schema(
+    [
+        pa.field("synthetic_id", pa.string(), nullable=False),
+        pa.field("synthetic_path", pa.string(), nullable=False),
+        pa.field("nearest_id", pa.string(), nullable=False),
+        pa.field("nearest_split", pa.string(), nullable=False),
+        pa.field("nearest_path", pa.string(), nullable=False),
+        pa.field("mse", pa.float64(), nullable=False),
+        pa.field("kept", pa.bool_(), nullable=False),
+    ]
+)
+
+
+def _unit_float(images: torch.Tensor) -> torch.Tensor:
+    """(N, ...) uint8 or float -> (N, D) float32; uint8 is mapped to [0, 1]."""
+    flat = images.reshape(images.shape[0], -1)
+    return flat.float().div_(255.0) if images.dtype == torch.uint8 else flat.float()
+
+
+def nearest_by_mse(queries: torch.Tensor, reference_chunks: Iterable[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each query image, the smallest MSE to any reference image and that reference's index.
+
+    ``reference_chunks`` yields consecutive blocks of the reference set (indices run on across blocks),
+    so only one block is ever held as floats.
+    """
+    q = _unit_float(queries)
+    q_norms = q.square().sum(1, keepdim=True)
+    best = torch.full((len(q),), float("inf"))
+    best_index = torch.full((len(q),), -1, dtype=torch.long)
+    offset = 0
+    for chunk in reference_chunks:
+        r = _unit_float(chunk)
+        if r.shape[1] != q.shape[1]:
+            raise ValueError(f"reference images have {r.shape[1]} values, generated ones {q.shape[1]}")
+        squared = q_norms + r.square().sum(1) - 2.0 * (q @ r.T)
+        chunk_best, chunk_index = squared.min(1)
+        better = chunk_best < best
+        best[better] = chunk_best[better]
+        best_index[better] = chunk_index[better] + offset
+        offset += len(r)
+    if offset == 0:
+        raise ValueError("no reference images to compare with")
+    return best.clamp_(min=0.0).div_(q.shape[1]), best_index
+
+
+def _chunks_from_disk(paths: list[str], resolution: int, chunk_size: int, threads: int, desc: str):
+    for start in range(0, len(paths), chunk_size):
+        yield load_images(paths[start : start + chunk_size], resolution, threads, desc=desc)
+
+
+def deduplicate(samples: str, manifest: str, purified: str | None, settings: dict, table: str, kept_dir: str,
+                summary: str, threads: int = 1) -> None:
+    """Workflow entry: nearest real image of each generated one, the kept images and a leakage summary.
+
+    ``settings`` is the ``synthesis`` config section; ``purified`` (or None) adds the purified training
+    images the GAN was trained on to the search.
+    """
+    torch.set_num_threads(max(1, threads))
+    generated = read_table(samples, SAMPLES_SCHEMA)
+    dedup = settings["dedup"]
+    resolution = settings["gan"]["resolution"]
+    queries = load_images(generated["synthetic_path"].tolist(), resolution, threads, desc="generated images")
+    reals = real_images(manifest, purified)
+    per_split = {}
+    for split in SPLITS:
+        rows = reals.loc[reals["split"] == split].reset_index(drop=True)
+        if len(rows) == 0:
+            continue
+        chunks = _chunks_from_disk(rows["path"].tolist(), resolution, dedup["chunk_size"], threads, f"{split} images")
+        mse, index = nearest_by_mse(queries, chunks)
+        per_split[split] = pd.DataFrame({"mse": mse.double().numpy(), "nearest_id": rows["image_id"].to_numpy()[index],
+                                         "nearest_path": rows["path"].to_numpy()[index], "nearest_split": split})
+    result = summarise_nearest(generated, per_split, dedup["mse_threshold"])
+    write_table(result, table, NEAREST_SCHEMA)
+    for row in tqdm(result.loc[result["kept"]].itertuples(), desc="copying kept", mininterval=5):
+        mio.write_bytes(Path(kept_dir) / Path(row.synthetic_path).name, Path(row.synthetic_path).read_bytes())
+    Path(kept_dir).mkdir(parents=True, exist_ok=True)
+    mio.write_json(summary, leakage_summary(generated, per_split, result, dedup["mse_threshold"]))
+
+
+def summarise_nearest(generated: pd.DataFrame, per_split: dict[str, pd.DataFrame], threshold: float) -> pd.DataFrame:
+    """One row per generated image: nearest real image over all splits; kept when no split is under the threshold."""
+    stacked = pd.concat([frame.assign(row=range(len(frame))) for frame in per_split.values()])
+    nearest = stacked.sort_values(["row", "mse"], kind="stable").groupby("row").first()
+    return pd.DataFrame({
+        "synthetic_id": generated["synthetic_id"].to_numpy(),
+        "synthetic_path": generated["synthetic_path"].to_numpy(),
+        "nearest_id": nearest["nearest_id"].to_numpy(),
+        "nearest_split": nearest["nearest_split"].to_numpy(),
+        "nearest_path": nearest["nearest_path"].to_numpy(),
+        "mse": nearest["mse"].to_numpy(),
+        "kept": (nearest["mse"] >= threshold).to_numpy(),
+    })
+
+
+def leakage_summary(generated: pd.DataFrame, per_split: dict[str, pd.DataFrame], result: pd.DataFrame,
+                    threshold: float) -> dict:
+    """Counts for the report: generated, kept, and images closer than the threshold to each split."""
+    return {
+        "generated": len(generated),
+        "kept": int(result["kept"].sum()),
+        "dropped": int((~result["kept"]).sum()),
+        "mse_threshold": threshold,
+        "mse_mean": float(result["mse"].mean()) if len(result) else None,
+        "mse_std": float(result["mse"].std(ddof=0)) if len(result) else None,
+        "close_to": {split: int((frame["mse"] < threshold).sum()) for split, frame in per_split.items()},
+        "leaked_to_evaluation": int(evaluation_leaks(per_split, threshold).sum()),
+    }
+
+
+def evaluation_leaks(per_split: dict[str, pd.DataFrame], threshold: float) -> pd.Series:
+    """Per generated image: closer than the threshold to any validation or test image."""
+    leaks = pd.Series(False, index=range(len(next(iter(per_split.values())))))
+    for split, frame in per_split.items():
+        if split != "train":
+            leaks |= (frame["mse"] < threshold).to_numpy()
+    return leaks

@@ -1,0 +1,8 @@
+"""Snakemake adapter: merge the per-shard purification tables into results/purified/occlusions.parquet."""
+
+from melanoflow.manifest import merge_shard_tables
+from melanoflow.purification.run import OCCLUSIONS_SCHEMA
+from melanoflow.runtime import setup_logging
+
+setup_logging(snakemake.log[0])
+merge_shard_tables(list(snakemake.input), snakemake.output[0], OCCLUSIONS_SCHEMA)
