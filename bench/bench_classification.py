@@ -14,7 +14,7 @@ The JPEGs are the real ISIC 2017 images in ../shared/data/isic-real (long side ~
 most ISIC originals, so the plain loop's decoding cost is if anything understated); without them,
 random-texture 1024x768 JPEGs are generated.
 
-    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_classification.py [--batch 16] [--steps 3]
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_classification.py [--batch 8] [--steps 2]
 
 Writes bench/results/classification.md and .json.
 """
@@ -133,8 +133,8 @@ def inference_rates(cache, rows: pd.DataFrame, batch: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "classification")
     args = parser.parse_args()
     torch.manual_seed(0)

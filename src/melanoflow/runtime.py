@@ -59,16 +59,21 @@ def cpu_supports_bf16() -> bool:
         return False
 
 
+def low_precision_dtype(device: torch.device) -> torch.dtype | None:
+    """The reduced precision the device computes fast in: bf16 on capable CPUs, bf16/fp16 on CUDA, else None."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_supports_bf16():
+        return torch.bfloat16
+    return None
+
+
 def autocast(device: torch.device, enabled: bool = True):
     """Mixed precision for the device: bf16 on capable CPUs, fp16/bf16 AMP on CUDA, no-op otherwise."""
-    if not enabled:
+    dtype = low_precision_dtype(device) if enabled else None
+    if dtype is None:
         return contextlib.nullcontext()
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    if device.type == "cpu" and cpu_supports_bf16():
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def seed_everything(seed: int) -> torch.Generator:

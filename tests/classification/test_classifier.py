@@ -14,6 +14,7 @@ from melanoflow.classification.manifests import TRAIN_MANIFEST_SCHEMA, build_tra
 from melanoflow.classification.model import (
     build_classifier,
     classifier_metadata,
+    for_inference,
     load_classifier,
     save_classifier,
 )
@@ -109,3 +110,22 @@ def test_predictions_for_the_test_split_and_purified_test_images(tiny_project):
     # occluded test images (ids ending in _0) were replaced by their purified copies, the others were not
     changed = plain.set_index("image_id")["prob_melanoma"] != purified.set_index("image_id")["prob_melanoma"]
     assert changed[changed].index.str.endswith("_0").all() and changed.any()
+
+
+def test_inference_copy_folds_batch_norm_without_changing_outputs():
+    torch.manual_seed(0)
+    model = build_classifier("resnet18", 3).eval()
+    for module in model.modules():  # non-trivial running statistics, so folding them is really tested
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    images = torch.randn(4, 3, 64, 64)
+    with torch.inference_mode():
+        expected = model(images)
+        fused, dtype = for_inference(model, torch.device("cpu"), low_precision=False)
+        assert dtype == torch.float32
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+        torch.testing.assert_close(fused(images), expected, rtol=1e-4, atol=1e-4)
+        fast, dtype = for_inference(model, torch.device("cpu"))
+        probabilities = torch.softmax(fast(images.to(dtype)).float(), 1)
+        torch.testing.assert_close(probabilities, torch.softmax(expected, 1), rtol=0, atol=0.05)

@@ -25,7 +25,9 @@ def test_report_shows_the_roc_figure(tiny_run, tmp_path):
 
 def test_summary_states_whether_proposed_beats_baseline(tiny_run):
     summary = (tiny_run / "results" / "reports" / "comparison.md").read_text()
-    verdict = re.search(r"Melanoma ROC AUC: proposed minus baseline = [+-]\d\.\d{3}, 95% CI \[[+-]\d\.\d{3}, "
-                        r"[+-]\d\.\d{3}\].*: (proposed beats baseline|baseline beats proposed|no clear difference)",
-                        summary)
+    verdict = re.search(
+        r"Melanoma ROC AUC: proposed minus baseline = [+-]\d\.\d{3}, 95% CI \[[+-]\d\.\d{3}, "
+        r"[+-]\d\.\d{3}\].*: (proposed beats baseline|baseline beats proposed|no clear difference)",
+        summary,
+    )
     assert verdict, summary

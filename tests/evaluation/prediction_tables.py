@@ -58,8 +58,15 @@ def write_evaluation_inputs(folder, variants=("baseline", "proposed"), n_images=
         io.write_image(folder / image_path, rng.integers(0, 255, size=(60, 90, 3), dtype=np.uint8))
         io.write_image(folder / mask_path, mask)
         images.append({"image_id": image_id, "dataset": "demo", "split": "test", "image_path": image_path})
-        occlusions.append({"image_id": image_id, "dataset": "demo", "split": "test",
-                           "occlusion_mask_path": mask_path, "occluded_fraction": float((mask > 0).mean())})
+        occlusions.append(
+            {
+                "image_id": image_id,
+                "dataset": "demo",
+                "split": "test",
+                "occlusion_mask_path": mask_path,
+                "occluded_fraction": float((mask > 0).mean()),
+            }
+        )
     (folder / "results/manifests").mkdir(parents=True, exist_ok=True)
     pd.DataFrame(images).to_parquet(folder / "results/manifests/images.parquet")
     pd.DataFrame(occlusions).to_parquet(folder / "results/purified/occlusions.parquet")
@@ -68,7 +75,9 @@ def write_evaluation_inputs(folder, variants=("baseline", "proposed"), n_images=
         probabilities = rng.dirichlet(np.ones(3), size=n_images)
         (folder / "results/predictions").mkdir(parents=True, exist_ok=True)
         predictions_frame(labels, probabilities).to_parquet(folder / f"results/predictions/{variant}.parquet")
-        save_classifier(folder / f"results/models/classifier.{variant}.pt",
-                        torchvision.models.resnet18(weights=None, num_classes=3),
-                        classifier_metadata("resnet18", CLASSES, 64, 72, (0.5,) * 3, (0.25,) * 3, None))
+        save_classifier(
+            folder / f"results/models/classifier.{variant}.pt",
+            torchvision.models.resnet18(weights=None, num_classes=3),
+            classifier_metadata("resnet18", CLASSES, 64, 72, (0.5,) * 3, (0.25,) * 3, None),
+        )
     return folder

@@ -10,8 +10,14 @@ PARAMS = {"classes": CLASSES, "vbp": {"device": "cpu", "occlusion_images": 3}}
 
 def test_select_cases_ranks_confident_positives_and_sure_negatives():
     labels = ["melanoma", "melanoma", "nevus", "nevus", "melanoma", "seborrheic_keratosis"]
-    probabilities = [[0.9, 0.1, 0.0], [0.6, 0.3, 0.1], [0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.45, 0.45, 0.1],
-                     [0.2, 0.2, 0.6]]
+    probabilities = [
+        [0.9, 0.1, 0.0],
+        [0.6, 0.3, 0.1],
+        [0.7, 0.2, 0.1],
+        [0.1, 0.8, 0.1],
+        [0.45, 0.45, 0.1],
+        [0.2, 0.2, 0.6],
+    ]
     frame = predictions_frame(labels, probabilities)
     cases = explain.select_cases(frame, CLASSES)["melanoma"]
     assert cases["TP"].image_id == "ISIC_0000000"  # the most confident of the two true positives
@@ -27,7 +33,9 @@ def test_classifier_view_resizes_then_centre_crops():
     view = explain.classifier_view(mask, {"resize": 20, "input_size": 10})
     assert view.shape == (10, 10)
     assert (view[:, :5] == 1).all() and (view[:, 5:] == 0).all()
-    assert explain.classifier_view(np.zeros((30, 50, 3), np.uint8), {"resize": 20, "input_size": 16}).shape == (16, 16, 3)
+    assert explain.classifier_view(
+        np.zeros((30, 50, 3), np.uint8), {"resize": 20, "input_size": 16}
+    ).shape == (16, 16, 3)
 
 
 @pytest.fixture
@@ -38,16 +46,28 @@ def run_folder(tmp_path, monkeypatch):
 
 def test_case_figure(run_folder):
     figure = run_folder / "vbp.png"
-    explain.write_case_figure("results/models/classifier.baseline.pt", "results/predictions/baseline.parquet",
-                              "results/manifests/images.parquet", str(figure), PARAMS, "baseline")
+    explain.write_case_figure(
+        "results/models/classifier.baseline.pt",
+        "results/predictions/baseline.parquet",
+        "results/manifests/images.parquet",
+        str(figure),
+        PARAMS,
+        "baseline",
+    )
     assert figure.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_occlusion_reliance_measures_the_largest_occlusions(run_folder):
     table_path = run_folder / "reliance.csv"
     checkpoints = {variant: f"results/models/classifier.{variant}.pt" for variant in ("baseline", "proposed")}
-    explain.write_occlusion_reliance(checkpoints, "results/purified/occlusions.parquet",
-                                     "results/manifests/images.parquet", "reliance.png", str(table_path), PARAMS)
+    explain.write_occlusion_reliance(
+        checkpoints,
+        "results/purified/occlusions.parquet",
+        "results/manifests/images.parquet",
+        "reliance.png",
+        str(table_path),
+        PARAMS,
+    )
     table = pd.read_csv(table_path)
     assert list(table["variant"]) == ["baseline"] * 3 + ["proposed"] * 3
     assert list(table["image_id"][:3]) == ["ISIC_0000005", "ISIC_0000004", "ISIC_0000003"]

@@ -30,7 +30,9 @@ WALK_SCORES = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
     ],
 )
 def test_specificity_takes_first_point_reaching_the_sensitivity(target, specificity):
-    assert metrics.specificity_at_sensitivity(WALK_LABELS, WALK_SCORES, target) == pytest.approx(specificity, abs=1e-12)
+    assert metrics.specificity_at_sensitivity(WALK_LABELS, WALK_SCORES, target) == pytest.approx(
+        specificity, abs=1e-12
+    )
 
 
 def test_specificity_treats_tied_scores_as_one_point():
@@ -42,7 +44,10 @@ def test_specificity_treats_tied_scores_as_one_point():
 
 
 def test_specificity_is_zero_when_no_point_reaches_the_sensitivity():
-    assert metrics.specificity_at_sensitivity(np.zeros(4, dtype=int), np.array([0.9, 0.5, 0.3, 0.1]), 0.82) == 0.0
+    assert (
+        metrics.specificity_at_sensitivity(np.zeros(4, dtype=int), np.array([0.9, 0.5, 0.3, 0.1]), 0.82)
+        == 0.0
+    )
 
 
 @pytest.mark.parametrize("target", [0.0, 1.5])
@@ -75,7 +80,9 @@ def test_score_predictions_hand_built():
         [0.1, 0.2, 0.7],  # right
         [0.2, 0.5, 0.3],  # predicted nevus
     ]
-    scores = metrics.score_predictions(predictions_frame(labels, probabilities), CLASSES, "melanoma", "seborrheic_keratosis")
+    scores = metrics.score_predictions(
+        predictions_frame(labels, probabilities), CLASSES, "melanoma", "seborrheic_keratosis"
+    )
     assert scores["accuracy"] == pytest.approx(3 / 6)
     assert scores["balanced_accuracy"] == pytest.approx(1 / 2)
     assert scores["undecided"] == 1
@@ -93,7 +100,9 @@ def test_score_predictions_hand_built():
 def official_score(frame, classes):
     """isic_challenge_scoring's scorer, fed DataFrames directly (its CSV loader needs an older pandas)."""
     index = pd.Index(frame["image_id"], name="image")
-    truth = pd.DataFrame({name: (frame["label"] == name).astype(float).to_numpy() for name in classes}, index=index)
+    truth = pd.DataFrame(
+        {name: (frame["label"] == name).astype(float).to_numpy() for name in classes}, index=index
+    )
     prediction = pd.DataFrame({name: frame[f"prob_{name}"].to_numpy() for name in classes}, index=index)
     weights = pd.DataFrame({"score_weight": 1.0, "validation_weight": 1.0}, index=index)
     return ClassificationScore(truth, prediction, weights, ClassificationMetric.AUC)
@@ -101,13 +110,18 @@ def official_score(frame, classes):
 
 @pytest.mark.parametrize(
     ("classes", "melanoma", "keratosis", "seed"),
-    [(CLASSES, "melanoma", "seborrheic_keratosis", 1), (CLASSES, "melanoma", "seborrheic_keratosis", 2),
-     (ISIC2018_CLASSES, "MEL", None, 3)],
+    [
+        (CLASSES, "melanoma", "seborrheic_keratosis", 1),
+        (CLASSES, "melanoma", "seborrheic_keratosis", 2),
+        (ISIC2018_CLASSES, "MEL", None, 3),
+    ],
 )
 def test_equals_official_isic_scorer(classes, melanoma, keratosis, seed):
     frame = random_predictions(300, classes=classes, seed=seed, decimals=1)
-    assert (metrics.argmax_labels(frame[metrics.probability_columns(classes)].to_numpy(), classes)
-            == metrics.UNDECIDED).any(), "the case must contain tied maxima"
+    assert (
+        metrics.argmax_labels(frame[metrics.probability_columns(classes)].to_numpy(), classes)
+        == metrics.UNDECIDED
+    ).any(), "the case must contain tied maxima"
     ours = metrics.score_predictions(frame, classes, melanoma, keratosis)
     official = official_score(frame, classes)
     for name in classes:

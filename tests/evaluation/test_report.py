@@ -11,9 +11,14 @@ from melanoflow.classification.model import classifier_metadata, save_classifier
 from melanoflow.evaluation import metrics, report
 
 PARAMS = {
-    "seed": 3, "classes": CLASSES, "melanoma_class": "melanoma", "keratosis_class": "seborrheic_keratosis",
-    "sensitivities": [0.82, 0.89, 0.95], "bootstrap": {"resamples": 200, "level": 0.95},
-    "baseline": "baseline", "proposed": "proposed",
+    "seed": 3,
+    "classes": CLASSES,
+    "melanoma_class": "melanoma",
+    "keratosis_class": "seborrheic_keratosis",
+    "sensitivities": [0.82, 0.89, 0.95],
+    "bootstrap": {"resamples": 200, "level": 0.95},
+    "baseline": "baseline",
+    "proposed": "proposed",
 }
 
 
@@ -21,7 +26,9 @@ PARAMS = {
 def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "classifier.pt"
     model = torchvision.models.resnet18(weights=None, num_classes=3)
-    save_classifier(path, model, classifier_metadata("resnet18", CLASSES, 64, 72, (0.5,) * 3, (0.25,) * 3, None))
+    save_classifier(
+        path, model, classifier_metadata("resnet18", CLASSES, 64, 72, (0.5,) * 3, (0.25,) * 3, None)
+    )
     return str(path)
 
 
@@ -42,7 +49,9 @@ def write_variants(tmp_path, checkpoint):
 def test_evaluate_variant_writes_scores_and_intervals(tmp_path, checkpoint):
     baseline, _, metrics_files = write_variants(tmp_path, checkpoint)
     written = json.loads(Path(metrics_files["baseline"]).read_text())
-    expected = metrics.score_predictions(baseline.sort_values("image_id"), CLASSES, "melanoma", "seborrheic_keratosis")
+    expected = metrics.score_predictions(
+        baseline.sort_values("image_id"), CLASSES, "melanoma", "seborrheic_keratosis"
+    )
     assert written["melanoma_auc"] == pytest.approx(expected["melanoma_auc"], abs=1e-12)
     assert written["confusion_matrix"] == expected["confusion_matrix"]
     low, high = written["intervals"]["mean_auc"]
@@ -51,12 +60,24 @@ def test_evaluate_variant_writes_scores_and_intervals(tmp_path, checkpoint):
 
 def test_compare_states_the_verdict_beside_the_paper(tmp_path, checkpoint):
     _, predictions, metrics_files = write_variants(tmp_path, checkpoint)
-    outputs = {name: str(tmp_path / "out" / f"{name}.{suffix}") for name, suffix in
-               [("table", "csv"), ("markdown", "md"), ("html", "html"), ("roc", "png"), ("confusion", "png")]}
-    report.compare_variants(predictions, metrics_files, dict.fromkeys(predictions, checkpoint), outputs, PARAMS)
+    outputs = {
+        name: str(tmp_path / "out" / f"{name}.{suffix}")
+        for name, suffix in [
+            ("table", "csv"),
+            ("markdown", "md"),
+            ("html", "html"),
+            ("roc", "png"),
+            ("confusion", "png"),
+        ]
+    }
+    report.compare_variants(
+        predictions, metrics_files, dict.fromkeys(predictions, checkpoint), outputs, PARAMS
+    )
     table = pd.read_csv(outputs["table"]).set_index("variant")
     assert table.loc["proposed", "melanoma_auc"] == 1.0
-    assert table.loc["proposed", "melanoma_auc_diff"] == pytest.approx(1 - table.loc["baseline", "melanoma_auc"])
+    assert table.loc["proposed", "melanoma_auc_diff"] == pytest.approx(
+        1 - table.loc["baseline", "melanoma_auc"]
+    )
     assert table.loc["proposed", "melanoma_auc_diff_low"] > 0
     assert np.isnan(table.loc["baseline", "melanoma_auc_diff"])
     markdown = Path(outputs["markdown"]).read_text()
@@ -70,9 +91,14 @@ def test_compare_states_the_verdict_beside_the_paper(tmp_path, checkpoint):
         assert Path(outputs[figure]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize(("interval", "outcome"), [([0.01, 0.2], "proposed beats baseline"),
-                                                   ([-0.2, -0.01], "baseline beats proposed"),
-                                                   ([-0.1, 0.1], "no clear difference")])
+@pytest.mark.parametrize(
+    ("interval", "outcome"),
+    [
+        ([0.01, 0.2], "proposed beats baseline"),
+        ([-0.2, -0.01], "baseline beats proposed"),
+        ([-0.1, 0.1], "no clear difference"),
+    ],
+)
 def test_verdict_follows_the_interval(interval, outcome):
     difference = {"difference": sum(interval) / 2, "interval": interval, "share_not_better": 0.5}
     assert outcome in report.verdict("baseline", "proposed", difference, "Melanoma ROC AUC", 0.95)

@@ -29,15 +29,34 @@ include: "{REPO}/workflow/rules/evaluate.smk"
 rule evaluation_all:
     input: evaluation_targets()
 """
-OVERRIDES = {"evaluation": {"variants": ["baseline", "proposed"], "bootstrap": {"resamples": 50, "level": 0.95},
-                            "vbp": {"variants": ["baseline", "proposed"], "occlusion_images": 2, "device": "cpu"}}}
+OVERRIDES = {
+    "evaluation": {
+        "bootstrap": {"resamples": 50, "level": 0.95},
+        "vbp": {"variants": ["baseline", "proposed"], "occlusion_images": 2, "device": "cpu"},
+    }
+}
 
 
 def run_snakemake(workdir: Path, *args: str) -> str:
-    command = [SNAKEMAKE, "-s", "Snakefile", "--configfile", str(REPO / "config" / "demo.yaml"), "overrides.yaml",
-               "--cores", "1", *args]
-    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300,
-                            env=os.environ | {"OMP_NUM_THREADS": "1"})
+    command = [
+        SNAKEMAKE,
+        "-s",
+        "Snakefile",
+        "--configfile",
+        str(REPO / "config" / "demo.yaml"),
+        "overrides.yaml",
+        "--cores",
+        "1",
+        *args,
+    ]
+    result = subprocess.run(
+        command,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ | {"OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stderr[-5000:]
     return result.stdout + result.stderr
 

@@ -25,7 +25,11 @@ class AveragingResNet(nn.Module):
         self.relu = nn.ReLU()
         self.maxpool = nn.AvgPool2d(2)  # /4
         self.layer1 = nn.Identity()
-        self.layer2, self.layer3, self.layer4 = nn.AvgPool2d(2), nn.AvgPool2d(2), nn.AvgPool2d(2)  # /8 /16 /32
+        self.layer2, self.layer3, self.layer4 = (
+            nn.AvgPool2d(2),
+            nn.AvgPool2d(2),
+            nn.AvgPool2d(2),
+        )  # /8 /16 /32
 
     def forward(self, x):
         x = self.maxpool(self.relu(self.conv1(x)))

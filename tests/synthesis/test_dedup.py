@@ -78,7 +78,7 @@ def test_deduplicate_drops_copies_and_counts_test_leaks(tiny_manifest, tmp_path)
     table = read_table(out / "nearest.parquet", NEAREST_SCHEMA).set_index("synthetic_id")
     assert table.loc["copy_of_train", "nearest_id"] == "melanoma_train_0"
     assert table.loc["copy_of_test", ["nearest_id", "nearest_split"]].tolist() == ["nevus_test_1", "test"]
-    assert table.loc["copy_of_train", "mse"] < 1e-6
+    assert table.loc["copy_of_train", "mse"] < 1e-4  # 0 up to fp32 rounding of |a|^2 + |b|^2 - 2ab
     assert table["kept"].to_dict() == {"copy_of_train": False, "copy_of_test": False, "novel": True}
     assert sorted(p.name for p in (out / "kept").iterdir()) == ["novel.png"]
     summary = pd.read_json(out / "summary.json", typ="series")

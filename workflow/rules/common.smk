@@ -100,31 +100,6 @@ def synthesis_targets():
     ]
 
 
-def classifier_checkpoint(prediction_set):
-    """The classifier behind a prediction set: `<variant>.test_purified` comes from `<variant>`'s."""
-    return f"{RESULTS}/models/classifier.{prediction_set.split('.')[0]}.pt"
-
-
-EVALUATED = config["evaluation"]["variants"]
-EVALUATED_CLASSIFIERS = [classifier_checkpoint(name) for name in EVALUATED]
-EXPLAINED = config["evaluation"]["vbp"]["variants"]
-
-
-def evaluation_targets():
-    return [
-        f"{RESULTS}/reports/{name}"
-        for name in (
-            "comparison.csv",
-            "comparison.md",
-            "comparison.html",
-            "roc.png",
-            "confusion.png",
-            "occlusion_reliance.png",
-            "occlusion_reliance.csv",
-        )
-    ] + [f"{RESULTS}/reports/{variant}/vbp_cases.png" for variant in EXPLAINED]
-
-
 def segmentation_targets():
     return [
         f"{RESULTS}/segmentation/{name}"
@@ -199,6 +174,34 @@ def classification_targets():
         if TEST_TIME_PURIFICATION:
             targets.append(f"{RESULTS}/predictions/{variant}.test_purified.parquet")
     return targets
+
+
+def classifier_checkpoint(prediction_set):
+    """The classifier behind a prediction set: `<variant>.test_purified` comes from `<variant>`'s."""
+    return f"{RESULTS}/models/classifier.{prediction_set.split('.')[0]}.pt"
+
+
+# Every classifier's predictions are scored, and its predictions on purified test images when made.
+EVALUATED = VARIANTS + [
+    f"{name}.test_purified" for name in VARIANTS if TEST_TIME_PURIFICATION
+]
+EVALUATED_CLASSIFIERS = [classifier_checkpoint(name) for name in EVALUATED]
+EXPLAINED = config["evaluation"]["vbp"]["variants"]
+
+
+def evaluation_targets():
+    return [
+        f"{RESULTS}/reports/{name}"
+        for name in (
+            "comparison.csv",
+            "comparison.md",
+            "comparison.html",
+            "roc.png",
+            "confusion.png",
+            "occlusion_reliance.png",
+            "occlusion_reliance.csv",
+        )
+    ] + [f"{RESULTS}/reports/{variant}/vbp_cases.png" for variant in EXPLAINED]
 
 
 def all_targets():

@@ -11,6 +11,8 @@ rule evaluate_variant:
         f"{RESULTS}/logs/evaluate/{{variant}}.log",
     wildcard_constraints:
         variant=r"[A-Za-z0-9_]+(\.test_purified)?",
+    conda:
+        CONDA_ENV
     params:
         settings=stage_params("evaluation"),
     script:
@@ -54,6 +56,8 @@ rule compare_variants:
         f"{RESULTS}/logs/evaluate/compare.log",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/compare.tsv"
+    conda:
+        CONDA_ENV
     params:
         settings=stage_params("evaluation"),
         variants=EVALUATED,
@@ -80,6 +84,8 @@ rule explain_cases:
         f"{RESULTS}/benchmarks/evaluate/vbp_cases.{{variant}}.tsv"
     wildcard_constraints:
         variant=r"[A-Za-z0-9_]+",
+    conda:
+        CONDA_ENV
     resources:
         gpu=1 if config["evaluation"]["vbp"]["device"] == "cuda" else 0,
     params:
@@ -114,6 +120,8 @@ rule occlusion_reliance:
         f"{RESULTS}/logs/evaluate/occlusion_reliance.log",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/occlusion_reliance.tsv"
+    conda:
+        CONDA_ENV
     resources:
         gpu=1 if config["evaluation"]["vbp"]["device"] == "cuda" else 0,
     params:

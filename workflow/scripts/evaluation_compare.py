@@ -4,7 +4,10 @@ from melanoflow.evaluation.report import compare_variants
 from melanoflow.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
-compare_variants(dict(zip(snakemake.params.variants, snakemake.input.predictions, strict=True)),
-                 dict(zip(snakemake.params.variants, snakemake.input.metrics, strict=True)),
-                 dict(zip(snakemake.params.variants, snakemake.input.classifiers, strict=True)),
-                 dict(snakemake.output.items()), snakemake.params.settings)
+compare_variants(
+    dict(zip(snakemake.params.variants, snakemake.input.predictions, strict=True)),
+    dict(zip(snakemake.params.variants, snakemake.input.metrics, strict=True)),
+    dict(zip(snakemake.params.variants, snakemake.input.classifiers, strict=True)),
+    dict(snakemake.output.items()),
+    snakemake.params.settings,
+)

@@ -4,5 +4,9 @@ from melanoflow.evaluation.report import evaluate_variant
 from melanoflow.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
-evaluate_variant(snakemake.input.predictions, snakemake.output.metrics, snakemake.params.settings,
-                 snakemake.wildcards.variant)
+evaluate_variant(
+    snakemake.input.predictions,
+    snakemake.output.metrics,
+    snakemake.params.settings,
+    snakemake.wildcards.variant,
+)

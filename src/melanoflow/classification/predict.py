@@ -18,9 +18,9 @@ import torch
 from melanoflow.classification.cache import ImageCache, build_cache, open_cache
 from melanoflow.classification.data import ManifestImages, make_loader, to_model_input
 from melanoflow.classification.manifests import read_training_manifest
-from melanoflow.classification.model import load_classifier
+from melanoflow.classification.model import for_inference, load_classifier
 from melanoflow.manifest import SchemaError, read_columns, write_table
-from melanoflow.runtime import autocast, select_device
+from melanoflow.runtime import select_device
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,11 @@ def predictions_schema(classes: list[str]) -> pa.Schema:
 @torch.inference_mode()
 def class_probabilities(model: torch.nn.Module, dataset: ManifestImages, batch_size: int, device: torch.device,
                         mean, std) -> np.ndarray:
-    """Softmax probabilities (N, classes) in dataset order."""
-    model.eval()
+    """Softmax probabilities (N, classes) in dataset order, from the inference copy of ``model``."""
+    fast, dtype = for_inference(model, device)
     batches = []
     for images, _ in make_loader(dataset, batch_size):
-        with autocast(device):
-            logits = model(to_model_input(images, device, mean, std))
+        logits = fast(to_model_input(images, device, mean, std).to(dtype))
         batches.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     return np.concatenate(batches).astype(np.float64)
 
@@ -84,7 +83,6 @@ def predict_variant(manifest_path: str, cache_path: str, index_path: str, model_
     torch.set_num_threads(threads)
     device = select_device(params["device"])
     model, meta = load_classifier(model_path, device)
-    model = model.to(memory_format=torch.channels_last)
     rows = read_training_manifest(manifest_path)
     rows = rows.loc[rows["split"] == "test"]
     if rows.empty:

@@ -49,7 +49,9 @@ def resampled_aucs(
     per_class = list(aucs.values())
     aucs["melanoma_auc"] = aucs[f"auc.{melanoma}"]
     aucs["mean_auc"] = (
-        np.mean(per_class, axis=0) if keratosis is None else (aucs["melanoma_auc"] + aucs[f"auc.{keratosis}"]) / 2
+        np.mean(per_class, axis=0)
+        if keratosis is None
+        else (aucs["melanoma_auc"] + aucs[f"auc.{keratosis}"]) / 2
     )
     aucs["macro_auc"] = np.mean(per_class, axis=0)
     return aucs
@@ -96,7 +98,9 @@ def paired_auc_differences(
     """
     keys = ["dataset", "image_id", "label"]
     if not reference[keys].reset_index(drop=True).equals(candidate[keys].reset_index(drop=True)):
-        raise ValueError("the two predictions tables must cover the same images with the same labels, in order")
+        raise ValueError(
+            "the two predictions tables must cover the same images with the same labels, in order"
+        )
     labels = reference["label"].to_numpy(dtype=object)
     everything = np.arange(len(labels))[None, :]
     indices = stratified_resamples(labels, resamples, seed)

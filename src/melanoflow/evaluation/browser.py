@@ -68,11 +68,19 @@ def render_result(report: str | os.PathLike, suffix: str, chromium: str, timeout
         page = Path(folder) / "report.html"
         script = SHOW_RESULT_SCRIPT.replace("SUFFIX", json.dumps(suffix))
         page.write_text(Path(report).read_text(encoding="utf-8") + script, encoding="utf-8")
-        command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={Path(folder) / 'profile'}",
-                   "--virtual-time-budget=15000", "--dump-dom", page.as_uri()]
+        command = [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={Path(folder) / 'profile'}",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            page.as_uri(),
+        ]
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     if result.returncode != 0 or "<html" not in result.stdout:
-        raise RuntimeError(f"{chromium} could not render {report} ({result.returncode}): {result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"{chromium} could not render {report} ({result.returncode}): {result.stderr[-2000:]}"
+        )
     return result.stdout
 
 

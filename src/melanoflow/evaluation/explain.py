@@ -38,9 +38,13 @@ def select_cases(frame: pd.DataFrame, classes: list[str]) -> dict[str, dict[str,
     cases = {}
     for name in classes:
         is_true, is_predicted = frame["label"].to_numpy() == name, predicted == name
-        ranked = frame.assign(kind=np.select(
-            [is_true & is_predicted, ~is_true & is_predicted, is_true & ~is_predicted], ["TP", "FP", "FN"], "TN"
-        )).sort_values(f"prob_{name}", ascending=False, kind="stable")
+        ranked = frame.assign(
+            kind=np.select(
+                [is_true & is_predicted, ~is_true & is_predicted, is_true & ~is_predicted],
+                ["TP", "FP", "FN"],
+                "TN",
+            )
+        ).sort_values(f"prob_{name}", ascending=False, kind="stable")
         cases[name] = {}
         for kind in figures.CASE_KINDS:
             rows = ranked[ranked["kind"] == kind]
@@ -54,20 +58,27 @@ def select_cases(frame: pd.DataFrame, classes: list[str]) -> dict[str, dict[str,
 def classifier_view(pixels: np.ndarray, meta: Mapping, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
     """An image (H, W, 3) or mask (H, W) as the classifier sees it at test time: resized, centre-cropped."""
     resized = cv2.resize(pixels, (int(meta["resize"]),) * 2, interpolation=interpolation)
-    crop = F.center_crop(torch.from_numpy(resized[None] if resized.ndim == 2 else resized.transpose(2, 0, 1)),
-                         [int(meta["input_size"])] * 2)
+    crop = F.center_crop(
+        torch.from_numpy(resized[None] if resized.ndim == 2 else resized.transpose(2, 0, 1)),
+        [int(meta["input_size"])] * 2,
+    )
     return crop[0].numpy() if pixels.ndim == 2 else crop.permute(1, 2, 0).numpy()
 
 
-def explain_images(model: torch.nn.Module, meta: Mapping, image_paths: list[str], device: torch.device,
-                   batch_size: int = 16) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def explain_images(
+    model: torch.nn.Module, meta: Mapping, image_paths: list[str], device: torch.device, batch_size: int = 16
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The images as the classifier sees them (RGB uint8) and their VisualBackProp masks."""
     images = [np.ascontiguousarray(classifier_view(io.read_image(path), meta)) for path in image_paths]
     masks = []
     for start in range(0, len(images), batch_size):
         batch = torch.from_numpy(np.stack(images[start : start + batch_size])).permute(0, 3, 1, 2)
         with autocast(device):
-            masks += list(vbp.visual_backprop(model, to_model_input(batch, device, meta["mean"], meta["std"])).cpu().numpy())
+            masks += list(
+                vbp.visual_backprop(model, to_model_input(batch, device, meta["mean"], meta["std"]))
+                .cpu()
+                .numpy()
+            )
     return images, masks
 
 
@@ -81,15 +92,18 @@ def image_paths(images_manifest: str | os.PathLike, rows: pd.DataFrame) -> list[
     return found["image_path"].tolist()
 
 
-def write_case_figure(checkpoint: str, predictions: str, images_manifest: str, figure_path: str,
-                      params: Mapping, variant: str) -> None:
+def write_case_figure(
+    checkpoint: str, predictions: str, images_manifest: str, figure_path: str, params: Mapping, variant: str
+) -> None:
     """Figure 8 for one classifier: TP / FP / FN / TN examples per class, each above its VBP overlay."""
     classes = list(params["classes"])
     device = select_device(params["vbp"]["device"])
     model, meta = load_classifier(checkpoint, device)
     frame = read_predictions(predictions, classes)
     cases = select_cases(frame, classes)
-    chosen = pd.DataFrame([row for per_class in cases.values() for row in per_class.values() if row is not None])
+    chosen = pd.DataFrame(
+        [row for per_class in cases.values() for row in per_class.values() if row is not None]
+    )
     images, masks = explain_images(model, meta, image_paths(images_manifest, chosen), device)
     explained = iter(zip(chosen.itertuples(), images, masks, strict=True))
     cells, labels = [], []
@@ -101,7 +115,9 @@ def write_case_figure(checkpoint: str, predictions: str, images_manifest: str, f
                 mask_row.append(None)
                 continue
             case, image, mask = next(explained)
-            title = f"{kind} {case.image_id}\np({figures.short_name(name)}) = {getattr(case, f'prob_{name}'):.2f}"
+            title = (
+                f"{kind} {case.image_id}\np({figures.short_name(name)}) = {getattr(case, f'prob_{name}'):.2f}"
+            )
             image_row.append({"image": image, "title": title})
             mask_row.append({"image": image, "mask": mask, "title": f"{kind}: VisualBackProp"})
         cells += [image_row, mask_row]
@@ -110,21 +126,31 @@ def write_case_figure(checkpoint: str, predictions: str, images_manifest: str, f
     io.write_figure(figure_path, figure)
 
 
-def occlusion_shares(model: torch.nn.Module, meta: Mapping, rows: pd.DataFrame, paths: list[str],
-                     device: torch.device) -> tuple[pd.DataFrame, list[np.ndarray], list[np.ndarray]]:
-    """Per image: the occluded share of the network's input and the share of VBP saliency on occlusions."""
+def occlusion_shares(
+    model: torch.nn.Module, meta: Mapping, rows: pd.DataFrame, paths: list[str], device: torch.device
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Per image: the occluded share of the network's input and the share of VBP saliency on occlusions,
+    and its overlay panel (image, mask and occlusion outline, titled with both shares)."""
     images, masks = explain_images(model, meta, paths, device)
-    area, attention = [], []
-    for mask_path, saliency in zip(rows["occlusion_mask_path"], masks, strict=True):
+    area, attention, panels = [], [], []
+    for mask_path, image, saliency in zip(rows["occlusion_mask_path"], images, masks, strict=True):
         occluded = classifier_view(io.read_mask(mask_path).astype(np.uint8), meta, cv2.INTER_NEAREST) > 0
         area.append(float(occluded.mean()))
         attention.append(vbp.saliency_share(torch.from_numpy(saliency), torch.from_numpy(occluded)))
+        title = f"{attention[-1]:.0%} on {area[-1]:.0%} occluded"
+        panels.append({"image": image, "mask": saliency, "outline": occluded, "title": title})
     shares = rows[["image_id", "dataset"]].assign(occluded_area=area, saliency_on_occlusion=attention)
-    return shares, images, masks
+    return shares, panels
 
 
-def write_occlusion_reliance(checkpoints: Mapping[str, str], occlusions: str, images_manifest: str,
-                             figure_path: str, table_path: str, params: Mapping) -> None:
+def write_occlusion_reliance(
+    checkpoints: Mapping[str, str],
+    occlusions: str,
+    images_manifest: str,
+    figure_path: str,
+    table_path: str,
+    params: Mapping,
+) -> None:
     """Figure 2 made quantitative: saliency on hairs and rulers for each classifier, on the test images.
 
     The test images with the largest occluded fraction (as the purify stage measured it) are explained
@@ -133,30 +159,40 @@ def write_occlusion_reliance(checkpoints: Mapping[str, str], occlusions: str, im
     """
     section = params["vbp"]
     device = select_device(section["device"])
-    table = read_columns(occlusions, ["image_id", "dataset", "split", "occlusion_mask_path", "occluded_fraction"])
+    table = read_columns(
+        occlusions, ["image_id", "dataset", "split", "occlusion_mask_path", "occluded_fraction"]
+    )
     test = table[(table["split"] == "test") & (table["occluded_fraction"] > 0)]
     if test.empty:
         raise io.BadInputError(f"{occlusions}: no test image has an occlusion to explain")
-    rows = test.sort_values(["occluded_fraction", "image_id"], ascending=[False, True]).head(section["occlusion_images"])
+    rows = test.sort_values(["occluded_fraction", "image_id"], ascending=[False, True]).head(
+        section["occlusion_images"]
+    )
     paths = image_paths(images_manifest, rows)
     shares, cells = [], []
     for variant, checkpoint in checkpoints.items():
         model, meta = load_classifier(checkpoint, device)
-        variant_shares, images, masks = occlusion_shares(model, meta, rows, paths, device)
+        variant_shares, panels = occlusion_shares(model, meta, rows, paths, device)
         shares.append(variant_shares.assign(variant=variant))
-        cells.append([
-            {"image": image, "mask": mask, "title": f"{share:.0%} on {area:.0%} occluded"}
-            for image, mask, share, area in zip(images, masks, variant_shares["saliency_on_occlusion"],
-                                                variant_shares["occluded_area"], strict=True)
-        ])
-        log.info("%s: mean saliency share on occlusions %.3f (mean occluded area %.3f) over %d test images",
-                 variant, variant_shares["saliency_on_occlusion"].mean(), variant_shares["occluded_area"].mean(), len(rows))
-    cells.insert(0, [{"image": image, "title": image_id} for image, image_id in zip(images, rows["image_id"], strict=True)])
+        cells.append(panels)
+        log.info(
+            "%s: mean saliency share on occlusions %.3f (mean occluded area %.3f) over %d test images",
+            variant,
+            variant_shares["saliency_on_occlusion"].mean(),
+            variant_shares["occluded_area"].mean(),
+            len(rows),
+        )
+    originals = [
+        {"image": panel["image"], "title": image_id} for panel, image_id in zip(panels, rows["image_id"])
+    ]
     result = pd.concat(shares, ignore_index=True)
     means = result.groupby("variant", sort=False)["saliency_on_occlusion"].mean()
     summary = ", ".join(f"{variant} {share:.0%}" for variant, share in means.items())
-    figure = figures.plot_image_grid(cells, ["test image", *checkpoints],
-                                     f"Saliency on hairs and rulers (mean share: {summary})")
+    figure = figures.plot_image_grid(
+        [originals, *cells],
+        ["test image", *checkpoints],
+        f"Saliency on hairs and rulers (mean share: {summary})",
+    )
     io.write_figure(figure_path, figure)
     with io.atomic_path(table_path) as tmp:
         result.to_csv(tmp, index=False)

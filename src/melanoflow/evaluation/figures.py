@@ -43,7 +43,13 @@ def plot_roc_curves(frames: Mapping[str, pd.DataFrame], scores: Mapping[str, dic
             auc = interval_text(scores[variant]["auc"][name], scores[variant]["intervals"].get(f"auc.{name}"))
             axis.plot(false_positive_rate, true_positive_rate, label=f"{short_name(name)}: AUC {auc}")
         axis.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-        axis.set(title=variant, xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
+        axis.set(
+            title=variant,
+            xlabel="false positive rate",
+            ylabel="true positive rate",
+            xlim=(0, 1),
+            ylim=(0, 1.01),
+        )
         axis.legend(loc="lower right", fontsize="small")
     figure.suptitle("ROC curves on the test images (one-vs-rest)")
     figure.tight_layout()
@@ -55,7 +61,8 @@ def plot_confusion_matrices(scores: Mapping[str, dict], classes: list[str]):
     figure, axes = plt.subplots(1, len(scores), figsize=(3.8 * len(scores), 3.6), squeeze=False)
     for axis, (variant, variant_scores) in zip(axes[0], scores.items(), strict=True):
         display = sklearn.metrics.ConfusionMatrixDisplay(
-            np.asarray(variant_scores["confusion_matrix"]), display_labels=[short_name(name) for name in classes]
+            np.asarray(variant_scores["confusion_matrix"]),
+            display_labels=[short_name(name) for name in classes],
         )
         display.plot(ax=axis, colorbar=False, cmap="Blues")
         axis.set_title(f"{variant}: accuracy {variant_scores['accuracy']:.3f}")
@@ -72,8 +79,9 @@ def overlay(image: np.ndarray, mask: np.ndarray, opacity: float = 0.5) -> np.nda
 def plot_image_grid(cells: list[list[dict | None]], row_labels: list[str], title: str):
     """A grid of images; a cell with a ``mask`` shows the VisualBackProp overlay instead of the image.
 
-    ``cells[row][column]``: ``{"image": RGB uint8, "mask": [0, 1] array or absent, "title": str}``, or None
-    for an empty cell (e.g. a class without false positives).
+    ``cells[row][column]``: ``{"image": RGB uint8, "mask": [0, 1] array or absent, "outline": boolean region
+    drawn as a white contour or absent, "title": str}``, or None for an empty cell (e.g. a class without
+    false positives).
     """
     columns = max(len(row) for row in cells)
     figure, axes = plt.subplots(len(cells), columns, figsize=(2.3 * columns, 2.3 * len(cells)), squeeze=False)
@@ -85,8 +93,12 @@ def plot_image_grid(cells: list[list[dict | None]], row_labels: list[str], title
             if cell is None:
                 axis.text(0.5, 0.5, "none", transform=axis.transAxes, ha="center", va="center", color="grey")
             else:
-                axis.imshow(cell["image"] if cell.get("mask") is None else overlay(cell["image"], cell["mask"]))
+                axis.imshow(
+                    cell["image"] if cell.get("mask") is None else overlay(cell["image"], cell["mask"])
+                )
                 axis.set_title(cell.get("title", ""), fontsize="small")
+                if cell.get("outline") is not None:
+                    axis.contour(cell["outline"], levels=[0.5], colors="white", linewidths=0.7)
         axes_row[0].set_ylabel(label)
     figure.suptitle(title)
     figure.tight_layout()

@@ -25,8 +25,14 @@ log = logging.getLogger(__name__)
 # Dermofit. Other data than any run of this workflow on generated images: shown for orientation only.
 PAPER_ROWS = [
     {"model": "traditional baseline (ResNet-50)", "melanoma_auc": 0.805, "mean_auc": 0.873},
-    {"model": "proposed model", "melanoma_auc": 0.880, "mean_auc": 0.915,
-     "spec_0.82": 0.697, "spec_0.89": 0.648, "spec_0.95": 0.492},
+    {
+        "model": "proposed model",
+        "melanoma_auc": 0.880,
+        "mean_auc": 0.915,
+        "spec_0.82": 0.697,
+        "spec_0.89": 0.648,
+        "spec_0.95": 0.492,
+    },
     {"model": "ISIC 2017 challenge winners", "melanoma_auc": 0.874, "mean_auc": 0.911},
     {"model": "ISIC 2017 Top AVG", "spec_0.82": 0.729, "spec_0.89": 0.588, "spec_0.95": 0.366},
     {"model": "ISIC 2017 Top SK", "spec_0.82": 0.727, "spec_0.89": 0.555, "spec_0.95": 0.404},
@@ -37,12 +43,19 @@ HEADLINE_AUCS = ("melanoma_auc", "mean_auc", "macro_auc")
 
 
 def scoring_arguments(params: Mapping) -> dict:
-    return {"classes": list(params["classes"]), "melanoma": params["melanoma_class"],
-            "keratosis": params["keratosis_class"]}
+    return {
+        "classes": list(params["classes"]),
+        "melanoma": params["melanoma_class"],
+        "keratosis": params["keratosis_class"],
+    }
 
 
 def bootstrap_arguments(params: Mapping) -> dict:
-    return {"resamples": params["bootstrap"]["resamples"], "seed": params["seed"], "level": params["bootstrap"]["level"]}
+    return {
+        "resamples": params["bootstrap"]["resamples"],
+        "seed": params["seed"],
+        "level": params["bootstrap"]["level"],
+    }
 
 
 def evaluate_variant(predictions: str, metrics_path: str, params: Mapping, variant: str) -> None:
@@ -53,8 +66,15 @@ def evaluate_variant(predictions: str, metrics_path: str, params: Mapping, varia
     scores["intervals"] = bootstrap.auc_intervals(frame, **scoring, **bootstrap_arguments(params))
     scores["variant"] = variant
     scores["bootstrap"] = dict(params["bootstrap"], seed=params["seed"], stratified_by="true class")
-    log.info("%s: melanoma AUC %.3f %s, mean AUC %.3f %s on %d images", variant, scores["melanoma_auc"],
-             scores["intervals"]["melanoma_auc"], scores["mean_auc"], scores["intervals"]["mean_auc"], len(frame))
+    log.info(
+        "%s: melanoma AUC %.3f %s, mean AUC %.3f %s on %d images",
+        variant,
+        scores["melanoma_auc"],
+        scores["intervals"]["melanoma_auc"],
+        scores["mean_auc"],
+        scores["intervals"]["mean_auc"],
+        len(frame),
+    )
     io.write_json(metrics_path, scores)
 
 
@@ -66,25 +86,39 @@ def read_classifier_metadata(checkpoint: str) -> dict:
     return {key: value for key, value in state.items() if key != "model"}
 
 
-def comparison_table(scores: Mapping[str, dict], differences: Mapping[str, dict], classifiers: Mapping[str, dict],
-                     sensitivities) -> pd.DataFrame:
+def comparison_table(
+    scores: Mapping[str, dict],
+    differences: Mapping[str, dict],
+    classifiers: Mapping[str, dict],
+    sensitivities,
+) -> pd.DataFrame:
     """One row per variant: AUCs with interval bounds, specificities, accuracies and the paired
     difference of each AUC to the baseline (empty for the baseline itself)."""
     rows = []
     for variant, variant_scores in scores.items():
-        row = {"variant": variant, "n_images": variant_scores["n_images"],
-               "arch": classifiers[variant]["arch"], "pretrained": classifiers[variant]["pretrained"]}
+        row = {
+            "variant": variant,
+            "n_images": variant_scores["n_images"],
+            "arch": classifiers[variant]["arch"],
+            "pretrained": classifiers[variant]["pretrained"],
+        }
         for metric in HEADLINE_AUCS:
             low, high = variant_scores["intervals"][metric]
             row |= {metric: variant_scores[metric], f"{metric}_low": low, f"{metric}_high": high}
         for target in sensitivities:
             row[f"spec_{target:.2f}"] = variant_scores["specificity_at_sensitivity"][f"{target:.2f}"]
-        row |= {"accuracy": variant_scores["accuracy"], "balanced_accuracy": variant_scores["balanced_accuracy"]}
+        row |= {
+            "accuracy": variant_scores["accuracy"],
+            "balanced_accuracy": variant_scores["balanced_accuracy"],
+        }
         for metric, difference in differences.get(variant, {}).items():
             if metric in HEADLINE_AUCS:
-                row |= {f"{metric}_diff": difference["difference"], f"{metric}_diff_low": difference["interval"][0],
-                        f"{metric}_diff_high": difference["interval"][1],
-                        f"{metric}_share_not_better": difference["share_not_better"]}
+                row |= {
+                    f"{metric}_diff": difference["difference"],
+                    f"{metric}_diff_low": difference["interval"][0],
+                    f"{metric}_diff_high": difference["interval"][1],
+                    f"{metric}_share_not_better": difference["share_not_better"],
+                }
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -98,13 +132,16 @@ def verdict(baseline: str, proposed: str, difference: Mapping, metric_name: str,
         outcome = f"{baseline} beats {proposed}"
     else:
         outcome = f"no clear difference between {proposed} and {baseline} (the interval includes 0)"
-    return (f"{metric_name}: {proposed} minus {baseline} = {difference['difference']:+.3f}, "
-            f"{level:.0%} CI [{low:+.3f}, {high:+.3f}] ({proposed} not better in "
-            f"{difference['share_not_better']:.1%} of paired resamples): {outcome}.")
+    return (
+        f"{metric_name}: {proposed} minus {baseline} = {difference['difference']:+.3f}, "
+        f"{level:.0%} CI [{low:+.3f}, {high:+.3f}] ({proposed} not better in "
+        f"{difference['share_not_better']:.1%} of paired resamples): {outcome}."
+    )
 
 
 def summary_rows(table: pd.DataFrame, sensitivities) -> pd.DataFrame:
     """The Markdown/HTML table: our variants with intervals, then the paper's rows, clearly labelled."""
+
     def with_interval(row, metric):
         return f"{row[metric]:.3f} [{row[f'{metric}_low']:.3f}, {row[f'{metric}_high']:.3f}]"
 
@@ -115,43 +152,71 @@ def summary_rows(table: pd.DataFrame, sensitivities) -> pd.DataFrame:
 
     spec_columns = {f"spec_{target:.2f}": f"spec. @ sens. {target:.0%}" for target in sensitivities}
     ours = [
-        {"model": f"{row['variant']} ({row['arch']}, {'ImageNet' if row['pretrained'] else 'random'} init)",
-         "source": "this run (test split)",
-         "melanoma AUC": with_interval(row, "melanoma_auc"), "mean AUC": with_interval(row, "mean_auc"),
-         **{label: f"{row[column]:.3f}" for column, label in spec_columns.items()},
-         "accuracy": f"{row['accuracy']:.3f}", "Δ melanoma AUC vs baseline": difference(row, "melanoma_auc"),
-         "Δ mean AUC vs baseline": difference(row, "mean_auc")}
+        {
+            "model": f"{row['variant']} ({row['arch']}, {'ImageNet' if row['pretrained'] else 'random'} init)",
+            "source": "this run (test split)",
+            "melanoma AUC": with_interval(row, "melanoma_auc"),
+            "mean AUC": with_interval(row, "mean_auc"),
+            **{label: f"{row[column]:.3f}" for column, label in spec_columns.items()},
+            "accuracy": f"{row['accuracy']:.3f}",
+            "Δ melanoma AUC vs baseline": difference(row, "melanoma_auc"),
+            "Δ mean AUC vs baseline": difference(row, "mean_auc"),
+        }
         for _, row in table.iterrows()
     ]
     paper = [
-        {"model": row["model"], "source": PAPER_SOURCE,
-         "melanoma AUC": f"{row['melanoma_auc']:.3f}" if "melanoma_auc" in row else "",
-         "mean AUC": f"{row['mean_auc']:.3f}" if "mean_auc" in row else "",
-         **{label: f"{row[column]:.3f}" if column in row else "" for column, label in spec_columns.items()}}
+        {
+            "model": row["model"],
+            "source": PAPER_SOURCE,
+            "melanoma AUC": f"{row['melanoma_auc']:.3f}" if "melanoma_auc" in row else "",
+            "mean AUC": f"{row['mean_auc']:.3f}" if "mean_auc" in row else "",
+            **{
+                label: f"{row[column]:.3f}" if column in row else "" for column, label in spec_columns.items()
+            },
+        }
         for row in PAPER_ROWS
     ]
     return pd.DataFrame(ours + paper).fillna("")
 
 
-def summary_texts(scores: Mapping[str, dict], differences: Mapping[str, dict], classifiers: Mapping[str, dict],
-                  params: Mapping) -> list[str]:
+def summary_texts(
+    scores: Mapping[str, dict],
+    differences: Mapping[str, dict],
+    classifiers: Mapping[str, dict],
+    params: Mapping,
+) -> list[str]:
     """The verdict sentences and any warnings, in the order the summary shows them."""
     baseline, proposed, level = params["baseline"], params["proposed"], params["bootstrap"]["level"]
     n_images = scores[baseline]["n_images"]
-    texts = [f"Bootstrap: {params['bootstrap']['resamples']} resamples stratified by true class, paired across "
-             f"variants, seed {params['seed']}; {n_images} test images."]
+    texts = [
+        f"Bootstrap: {params['bootstrap']['resamples']} resamples stratified by true class, paired across "
+        f"variants, seed {params['seed']}; {n_images} test images."
+    ]
     if proposed in differences:
-        texts += [verdict(baseline, proposed, differences[proposed][metric], name, level)
-                  for metric, name in (("melanoma_auc", "Melanoma ROC AUC"), ("mean_auc", "Mean ROC AUC"))]
-    texts += [f"Warning: classifier {variant!r} was trained without ImageNet weights (pretrained: false); the "
-              "paper fine-tunes ImageNet weights." for variant, meta in classifiers.items() if not meta["pretrained"]]
-    texts.append("Rows marked 'paper' are the published numbers (Tables 3 and 4) on the ISIC 2017 test set with "
-                 "models trained on other data; they are not comparable measurements of this run.")
+        texts += [
+            verdict(baseline, proposed, differences[proposed][metric], name, level)
+            for metric, name in (("melanoma_auc", "Melanoma ROC AUC"), ("mean_auc", "Mean ROC AUC"))
+        ]
+    texts += [
+        f"Warning: classifier {variant!r} was trained without ImageNet weights (pretrained: false); the "
+        "paper fine-tunes ImageNet weights."
+        for variant, meta in classifiers.items()
+        if not meta["pretrained"]
+    ]
+    texts.append(
+        "Rows marked 'paper' are the published numbers (Tables 3 and 4) on the ISIC 2017 test set with "
+        "models trained on other data; they are not comparable measurements of this run."
+    )
     return texts
 
 
-def compare_variants(predictions: Mapping[str, str], metrics: Mapping[str, str], checkpoints: Mapping[str, str],
-                     outputs: Mapping[str, str], params: Mapping) -> None:
+def compare_variants(
+    predictions: Mapping[str, str],
+    metrics: Mapping[str, str],
+    checkpoints: Mapping[str, str],
+    outputs: Mapping[str, str],
+    params: Mapping,
+) -> None:
     """Paired comparison of every variant with the baseline; writes ``outputs``: table (CSV), markdown,
     html, roc and confusion (figures). ``checkpoints`` are the variants' classifiers, read for how they
     were initialised (the summary warns where ImageNet weights were missing)."""
@@ -160,11 +225,16 @@ def compare_variants(predictions: Mapping[str, str], metrics: Mapping[str, str],
     scores = {variant: json.loads(Path(path).read_text()) for variant, path in metrics.items()}
     baseline = params["baseline"]
     if baseline not in frames or params["proposed"] not in frames:
-        raise ValueError(f"baseline {baseline!r} and proposed {params['proposed']!r} must be among the evaluated "
-                         f"variants {list(frames)}")
+        raise ValueError(
+            f"baseline {baseline!r} and proposed {params['proposed']!r} must be among the evaluated "
+            f"variants {list(frames)}"
+        )
     differences = {
-        variant: bootstrap.paired_auc_differences(frames[baseline], frame, **scoring, **bootstrap_arguments(params))
-        for variant, frame in frames.items() if variant != baseline
+        variant: bootstrap.paired_auc_differences(
+            frames[baseline], frame, **scoring, **bootstrap_arguments(params)
+        )
+        for variant, frame in frames.items()
+        if variant != baseline
     }
     classifiers = {variant: read_classifier_metadata(path) for variant, path in checkpoints.items()}
     table = comparison_table(scores, differences, classifiers, params["sensitivities"])
@@ -174,7 +244,10 @@ def compare_variants(predictions: Mapping[str, str], metrics: Mapping[str, str],
     texts = summary_texts(scores, differences, classifiers, params)
     for text in texts:
         log.info("%s", text)
-    io.write_text(outputs["markdown"], rows.to_markdown(index=False, disable_numparse=True) + "\n\n" + "\n\n".join(texts) + "\n")
+    io.write_text(
+        outputs["markdown"],
+        rows.to_markdown(index=False, disable_numparse=True) + "\n\n" + "\n\n".join(texts) + "\n",
+    )
     io.write_text(outputs["html"], summary_html(rows, texts))
     io.write_figure(outputs["roc"], figures.plot_roc_curves(frames, scores, scoring["classes"]))
     io.write_figure(outputs["confusion"], figures.plot_confusion_matrices(scores, scoring["classes"]))

@@ -33,7 +33,9 @@ def upsample_ones(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     padding s - 1 and output padding s - 1 gives exactly s times the input size, each input pixel
     spreading over its own s x s block and half a block into its neighbours.
     """
-    stride = tuple(max(1, math.ceil(target / current)) for target, current in zip(size, mask.shape[-2:], strict=True))
+    stride = tuple(
+        max(1, math.ceil(target / current)) for target, current in zip(size, mask.shape[-2:], strict=True)
+    )
     kernel = tuple(2 * s - 1 for s in stride)
     weight = torch.ones((1, 1, *kernel), dtype=mask.dtype, device=mask.device)
     padding = tuple(s - 1 for s in stride)
@@ -47,7 +49,9 @@ def visual_backprop(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     model.eval()
     features: list[torch.Tensor] = []
     handles = [
-        stage.register_forward_hook(lambda module, inputs, output: features.append(output.float().mean(dim=1, keepdim=True)))
+        stage.register_forward_hook(
+            lambda module, inputs, output: features.append(output.float().mean(dim=1, keepdim=True))
+        )
         for stage in resnet_stages(model)
     ]
     try:
@@ -65,7 +69,9 @@ def visual_backprop(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
         mask = upsample_ones(mask, images.shape[-2:]).squeeze(1)
     low = mask.amin(dim=(1, 2), keepdim=True)
     span = mask.amax(dim=(1, 2), keepdim=True) - low
-    return torch.where(span > 0, (mask - low) / span.clamp_min(torch.finfo(mask.dtype).tiny), torch.zeros_like(mask))
+    return torch.where(
+        span > 0, (mask - low) / span.clamp_min(torch.finfo(mask.dtype).tiny), torch.zeros_like(mask)
+    )
 
 
 def saliency_share(mask: torch.Tensor, region: torch.Tensor) -> float:

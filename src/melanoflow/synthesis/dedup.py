@@ -3,7 +3,8 @@
 The paper compares each generated image with every training image one pair at a time. Here the MSE of
 all pairs is ``(|a|^2 + |b|^2 - 2 a.b) / D``: one matrix product per chunk of real images, so memory
 stays bounded by (generated + chunk) x D floats while the work runs at matmul speed. Images are in the
-GAN's preprocessing (``data.resize_center_crop``) and in [0, 1].
+GAN's preprocessing (``data.resize_center_crop``) and in [0, 1]. In fp32 the result equals the
+pairwise loop's up to rounding (about 1e-5 in MSE at 256x256, far below any near-copy threshold).
 
 Real images of every split are searched: a generated image closer than the threshold to a training
 image is a near-copy; one close to a validation or test image would leak evaluation data into training.
@@ -41,28 +42,29 @@ NEAREST_SCHEMA = pa.schema(
 )
 
 
-def _unit_float(images: torch.Tensor) -> torch.Tensor:
-    """(N, ...) uint8 or float -> (N, D) float32; uint8 is mapped to [0, 1]."""
-    flat = images.reshape(images.shape[0], -1)
-    return flat.float().div_(255.0) if images.dtype == torch.uint8 else flat.float()
+def _flat_float(images: torch.Tensor) -> torch.Tensor:
+    """(N, ...) images -> (N, D) float32, in their own scale (uint8 stays 0..255)."""
+    return images.reshape(images.shape[0], -1).float()
 
 
 def nearest_by_mse(queries: torch.Tensor, reference_chunks: Iterable[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """For each query image, the smallest MSE to any reference image and that reference's index.
 
     ``reference_chunks`` yields consecutive blocks of the reference set (indices run on across blocks),
-    so only one block is ever held as floats.
+    so only one block is ever held as floats. uint8 images are compared in [0, 1] units (the scale is
+    applied to the final minimum, so no pass over the pixels is spent on it).
     """
-    q = _unit_float(queries)
-    q_norms = q.square().sum(1, keepdim=True)
+    q = _flat_float(queries)
+    q_norms = torch.linalg.vector_norm(q, dim=1).square_().unsqueeze(1)
     best = torch.full((len(q),), float("inf"))
     best_index = torch.full((len(q),), -1, dtype=torch.long)
     offset = 0
     for chunk in reference_chunks:
-        r = _unit_float(chunk)
+        r = _flat_float(chunk)
         if r.shape[1] != q.shape[1]:
             raise ValueError(f"reference images have {r.shape[1]} values, generated ones {q.shape[1]}")
-        squared = q_norms + r.square().sum(1) - 2.0 * (q @ r.T)
+        r_norms = torch.linalg.vector_norm(r, dim=1).square_()
+        squared = torch.addmm(r_norms.unsqueeze(0), q, r.T, alpha=-2.0).add_(q_norms)
         chunk_best, chunk_index = squared.min(1)
         better = chunk_best < best
         best[better] = chunk_best[better]
@@ -70,7 +72,8 @@ def nearest_by_mse(queries: torch.Tensor, reference_chunks: Iterable[torch.Tenso
         offset += len(r)
     if offset == 0:
         raise ValueError("no reference images to compare with")
-    return best.clamp_(min=0.0).div_(q.shape[1]), best_index
+    scale = 255.0**2 if queries.dtype == torch.uint8 else 1.0
+    return best.clamp_(min=0.0).div_(q.shape[1] * scale), best_index
 
 
 def _chunks_from_disk(paths: list[str], resolution: int, chunk_size: int, threads: int, desc: str):
