@@ -11,6 +11,7 @@ from .conftest import REPO, snakemake
 ROC_CAPTION = (REPO / "workflow" / "report" / "evaluation_roc.rst").read_text().split("(")[0].strip()
 
 
+@pytest.mark.slow
 def test_report_shows_the_roc_figure(tiny_run, tmp_path):
     chromium = browser.find_chromium()
     if chromium is None:

@@ -42,10 +42,7 @@ def write_evaluation_inputs(folder, variants=("baseline", "proposed"), n_images=
 
     The band of image i covers 5 (i + 1) of its 60 rows; paths in the tables are relative to ``folder``.
     """
-    import torchvision
-
     from melanoflow import io
-    from melanoflow.classification.model import classifier_metadata, save_classifier
 
     folder = Path(folder)
     rng = np.random.default_rng(0)
@@ -75,9 +72,17 @@ def write_evaluation_inputs(folder, variants=("baseline", "proposed"), n_images=
         probabilities = rng.dirichlet(np.ones(3), size=n_images)
         (folder / "results/predictions").mkdir(parents=True, exist_ok=True)
         predictions_frame(labels, probabilities).to_parquet(folder / f"results/predictions/{variant}.parquet")
-        save_classifier(
-            folder / f"results/models/classifier.{variant}.pt",
-            torchvision.models.resnet18(weights=None, num_classes=3),
-            classifier_metadata("resnet18", CLASSES, 64, 72, (0.5,) * 3, (0.25,) * 3, None),
-        )
+        save_tiny_classifier(folder / f"results/models/classifier.{variant}.pt")
     return folder
+
+
+def save_tiny_classifier(path):
+    """A randomly initialised ResNet-18 checkpoint as the classify stage saves it (input 64, resize 72)."""
+    import torchvision
+
+    from melanoflow.classification.model import classifier_metadata, save_classifier
+
+    model = torchvision.models.resnet18(weights=None, num_classes=len(CLASSES))
+    save_classifier(
+        path, model, classifier_metadata("resnet18", CLASSES, 64, 72, (0.5,) * 3, (0.25,) * 3, None)
+    )

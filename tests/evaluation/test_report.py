@@ -4,11 +4,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torchvision
-from prediction_tables import CLASSES, predictions_frame, random_predictions
+from prediction_tables import CLASSES, predictions_frame, random_predictions, save_tiny_classifier
 
-from melanoflow.classification.model import classifier_metadata, save_classifier
 from melanoflow.evaluation import metrics, report
+from melanoflow.io import BadInputError
 
 PARAMS = {
     "seed": 3,
@@ -25,10 +24,7 @@ PARAMS = {
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "classifier.pt"
-    model = torchvision.models.resnet18(weights=None, num_classes=3)
-    save_classifier(
-        path, model, classifier_metadata("resnet18", CLASSES, 64, 72, (0.5,) * 3, (0.25,) * 3, None)
-    )
+    save_tiny_classifier(path)
     return str(path)
 
 
@@ -102,3 +98,13 @@ def test_compare_states_the_verdict_beside_the_paper(tmp_path, checkpoint):
 def test_verdict_follows_the_interval(interval, outcome):
     difference = {"difference": sum(interval) / 2, "interval": interval, "share_not_better": 0.5}
     assert outcome in report.verdict("baseline", "proposed", difference, "Melanoma ROC AUC", 0.95)
+
+
+def test_compare_refuses_predictions_on_different_images(tmp_path, checkpoint):
+    _, predictions, metrics_files = write_variants(tmp_path, checkpoint)
+    pd.read_parquet(predictions["proposed"]).iloc[1:].to_parquet(predictions["proposed"])
+    with pytest.raises(BadInputError, match="not the same test images") as error:
+        report.compare_variants(
+            predictions, metrics_files, dict.fromkeys(predictions, checkpoint), {}, PARAMS
+        )
+    assert predictions["proposed"] in str(error.value)

@@ -69,6 +69,7 @@ def chromium():
     return path
 
 
+@pytest.mark.slow
 def test_rules_run_and_the_report_shows_the_roc_figure(tmp_path, chromium):
     write_evaluation_inputs(tmp_path, n_images=9)
     (tmp_path / "Snakefile").write_text(SNAKEFILE)

@@ -6,7 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
-from melanoflow.purification.classic import ClassicSettings, detect_occlusions, purify_classic
+from melanoflow.purification.classic import (
+    ClassicSettings,
+    detect_occlusions,
+    normalized_convolution_fill,
+    purify_classic,
+)
 from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazor
 from melanoflow.purification.metrics import psnr
 
@@ -97,3 +102,17 @@ def test_dullrazor_removes_a_dark_line_and_ignores_the_lesion(make_scene):
     assert result.occlusion[hair & ~lesion].mean() > 0.95
     assert psnr(result.image, clean, hair & ~lesion) > 28
     assert (result.occlusion & lesion & ~hair).any()  # no lesion overlay: it eats lesion texture too
+
+
+def test_normalized_fill_by_hand():
+    """A hole in a two-level image: each side is filled from its own neighbourhood; a wide hole gets filled."""
+    image = np.full((40, 60, 3), 100, np.uint8)
+    image[:, 30:] = 200
+    hole = np.zeros((40, 60), bool)
+    hole[18:22, 5:15] = True  # inside the 100 half
+    hole[18:22, 45:55] = True  # inside the 200 half
+    hole[0:40, 20:25] = True  # a full-height band, 5 px wide, also inside the 100 half
+    filled = normalized_convolution_fill(image, hole, sigma=1.0)
+    np.testing.assert_array_equal(filled, image)  # every hole pixel gets its side's value, nothing else moves
+    everything = normalized_convolution_fill(image, np.ones((40, 60), bool), sigma=1.0)
+    assert everything.shape == image.shape  # no valid pixel at all: terminates (with zeros)

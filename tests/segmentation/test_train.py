@@ -27,6 +27,13 @@ def test_interrupted_training_resumes_to_the_same_weights(lesion_manifest, tiny_
     model = load_segmenter(tmp_path / "b" / "model.pt", torch.device("cpu"))
     assert model.spec.input_size == tiny_params["input_size"]
 
+    # a rerun of a finished run (its outputs deleted, as Snakemake does) restores them without training
+    (tmp_path / "b" / "model.pt").unlink()
+    (tmp_path / "b" / "history.csv").unlink()
+    again = fit(tmp_path / "images.parquet", tiny_params, tmp_path / "b" / "model.pt", tmp_path / "b" / "history.csv")
+    assert again == resumed
+    assert pd.read_csv(tmp_path / "b" / "history.csv")["epoch"].tolist() == [1, 2]
+
 
 def test_a_checkpoint_of_other_settings_is_not_resumed(lesion_manifest, tiny_params, tmp_path):
     write_images_manifest(lesion_manifest, tmp_path / "images.parquet")

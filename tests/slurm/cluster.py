@@ -28,9 +28,14 @@ NODE_MEMORY_MB = 65536
 # Two fake GPUs: gres needs a character device per GPU, any will do (SLURM only hands out its index).
 FAKE_GPU_FILES = ["/dev/null", "/dev/zero"]
 PARTITIONS = ["cpu", "gpu"]  # the partition names profiles/slurm uses
+CLUSTER_NAME = "melanoflowtest"
+# Where SLURM commands look for their configuration without SLURM_CONF. The Snakemake job step removes
+# every SLURM_* variable (SLURM_CONF too) before its inner `srun`, so the cluster's configuration must also
+# be found here: a link to it, made only where no configuration exists and removed on stop.
+DEFAULT_SLURM_CONF = Path("/etc/slurm/slurm.conf")
 
 SLURM_CONF = """\
-ClusterName=melanoflowtest
+ClusterName={cluster_name}
 SlurmctldHost={host}(127.0.0.1)
 SlurmctldPort={ctld_port}
 SlurmdPort={slurmd_port}
@@ -59,7 +64,6 @@ DefMemPerCPU=1000
 MinJobAge=300
 ReturnToService=2
 MpiDefault=none
-SlurmctldParameters=enable_configless
 GresTypes=gpu
 NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory} Gres=gpu:{gpus} State=UNKNOWN
 """
@@ -78,7 +82,9 @@ def install_packages(log_path: Path, timeout: int = 120) -> None:
     if not missing_commands():
         return
     if os.geteuid() != 0:
-        raise ClusterUnavailable(f"SLURM is not installed ({', '.join(missing_commands())} missing) and not root")
+        raise ClusterUnavailable(
+            f"SLURM is not installed ({', '.join(missing_commands())} missing) and not root"
+        )
     if shutil.which("apt-get") is None:
         raise ClusterUnavailable("SLURM is not installed and there is no apt-get to install it")
     env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
@@ -92,6 +98,13 @@ def install_packages(log_path: Path, timeout: int = 120) -> None:
                 raise ClusterUnavailable(f"`{' '.join(command)}` failed; see {log_path}")
     if missing_commands():
         raise ClusterUnavailable(f"still missing after installing: {missing_commands()}")
+
+
+def read_or_empty(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 def free_port() -> int:
@@ -114,6 +127,7 @@ class LocalSlurmCluster:
         self.daemon_logs: list = []
         self.env = os.environ | {"SLURM_CONF": str(root / "etc" / "slurm.conf")}
         self.ctld_port = free_port()
+        self.linked_default_config = False
         self.munge_dir = Path(tempfile.mkdtemp(prefix="melanoflow-munge-"))
         self.munge_dir.rmdir()  # created again, for user munge, when munged starts
         self.munge_socket = self.munge_dir / "munge.socket"
@@ -128,7 +142,7 @@ class LocalSlurmCluster:
             self.write_config()
             self.start_munge()
             self.start("slurmctld", [daemon("slurmctld"), "-D", "-c", "-i"])
-            self.start("slurmd", [daemon("slurmd"), "-D", "-N", self.host, "--conf-server", f"127.0.0.1:{self.ctld_port}"])
+            self.start("slurmd", [daemon("slurmd"), "-D", "-N", self.host])
             self.wait_until_idle()
         except BaseException:
             self.stop()
@@ -143,6 +157,7 @@ class LocalSlurmCluster:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         conf = SLURM_CONF.format(
             host=self.host,
+            cluster_name=CLUSTER_NAME,
             root=self.root,
             munge_socket=self.munge_socket,
             ctld_port=self.ctld_port,
@@ -157,9 +172,24 @@ class LocalSlurmCluster:
             for name in PARTITIONS
         )
         (self.root / "etc" / "slurm.conf").write_text(conf)
+        self.link_default_config()
         (self.root / "etc" / "gres.conf").write_text(
             "".join(f"NodeName={self.host} Name=gpu File={path}\n" for path in FAKE_GPU_FILES)
         )
+
+    def link_default_config(self) -> None:
+        if DEFAULT_SLURM_CONF.is_symlink() and f"ClusterName={CLUSTER_NAME}\n" not in read_or_empty(
+            DEFAULT_SLURM_CONF
+        ):
+            raise ClusterUnavailable(f"{DEFAULT_SLURM_CONF} links to another cluster's configuration")
+        if DEFAULT_SLURM_CONF.exists() and not DEFAULT_SLURM_CONF.is_symlink():
+            raise ClusterUnavailable(
+                f"this machine has its own {DEFAULT_SLURM_CONF}; the test leaves it alone"
+            )
+        DEFAULT_SLURM_CONF.unlink(missing_ok=True)  # a link left by a test run that was killed
+        DEFAULT_SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
+        DEFAULT_SLURM_CONF.symlink_to(self.root / "etc" / "slurm.conf")
+        self.linked_default_config = True
 
     def start_munge(self) -> None:
         """A munged of our own, run as user munge: own key, own socket (slurm.conf's AuthInfo names it).
@@ -218,7 +248,9 @@ class LocalSlurmCluster:
         return " | ".join(path.read_text()[-2000:] for path in logs if path.exists())
 
     def run(self, command: list[str], check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
-        return subprocess.run(command, capture_output=True, text=True, env=self.env, check=check, timeout=timeout)
+        return subprocess.run(
+            command, capture_output=True, text=True, env=self.env, check=check, timeout=timeout
+        )
 
     def stop(self) -> None:
         """Cancel leftover jobs, stop the daemons this cluster started (slurmd first), remove their pid files."""
@@ -238,6 +270,9 @@ class LocalSlurmCluster:
         for pid_file in self.root.glob("run/*.pid"):
             pid_file.unlink()
         shutil.rmtree(self.munge_dir, ignore_errors=True)
+        if self.linked_default_config:
+            DEFAULT_SLURM_CONF.unlink(missing_ok=True)
+            self.linked_default_config = False
         for log in self.daemon_logs:
             log.close()
         self.daemon_logs.clear()

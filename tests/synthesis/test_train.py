@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import melanoflow.io
+from melanoflow.io import BadInputError
 from melanoflow.manifest import read_images_manifest
 from melanoflow.synthesis import train
 from melanoflow.synthesis.train import EarlyStopping, GanTrainer, diversity, fit, train_gan
@@ -142,3 +143,8 @@ def test_diversity_is_mean_pairwise_rms_distance_in_unit_pixels():
     images = torch.stack([torch.full((3, 2, 2), -1.0), torch.full((3, 2, 2), 1.0), torch.full((3, 2, 2), 0.0)])
     # pairwise RMS distances in [0, 1] units: 1, 0.5, 0.5
     assert diversity(images) == pytest.approx(2 / 3)
+
+
+def test_a_class_without_training_images_is_named(tiny_manifest, tmp_path):
+    with pytest.raises(BadInputError, match="seborrheic_keratosis.*0 training images"):
+        train_gan(str(tiny_manifest), None, ["seborrheic_keratosis"], synthesis_params(), str(tmp_path / "gan.pt"))

@@ -32,7 +32,10 @@ def dataset_input_files(wildcards=None):
                 str(p) for p in folder.iterdir() if not p.name.startswith(".")
             )
         else:
-            raise WorkflowError(f"dataset {name!r}: folder {folder} does not exist")
+            raise WorkflowError(
+                f"dataset {name!r}: folder {folder} does not exist; put the official archives there "
+                "(see README.md) or run the demo with --configfile config/demo.yaml"
+            )
     return sorted(set(files))
 
 

@@ -183,7 +183,8 @@ def write_occlusion_reliance(
             len(rows),
         )
     originals = [
-        {"image": panel["image"], "title": image_id} for panel, image_id in zip(panels, rows["image_id"])
+        {"image": panel["image"], "title": image_id}
+        for panel, image_id in zip(panels, rows["image_id"], strict=True)
     ]
     result = pd.concat(shares, ignore_index=True)
     means = result.groupby("variant", sort=False)["saliency_on_occlusion"].mean()

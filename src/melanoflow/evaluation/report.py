@@ -229,6 +229,13 @@ def compare_variants(
             f"baseline {baseline!r} and proposed {params['proposed']!r} must be among the evaluated "
             f"variants {list(frames)}"
         )
+    keys = ["dataset", "image_id", "label"]
+    for variant, frame in frames.items():
+        if not frame[keys].equals(frames[baseline][keys]):
+            raise io.BadInputError(
+                f"{predictions[variant]}: not the same test images and labels as {predictions[baseline]}; "
+                "a paired comparison needs both classifiers' predictions on the same images"
+            )
     differences = {
         variant: bootstrap.paired_auc_differences(
             frames[baseline], frame, **scoring, **bootstrap_arguments(params)

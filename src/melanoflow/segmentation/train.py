@@ -88,6 +88,10 @@ def run_identity(params: dict, train_ids: list[str]) -> str:
     return hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()
 
 
+def write_history(path: str | os.PathLike, history: list[dict]) -> None:
+    write_text(path, pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(index=False))
+
+
 def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, params: dict,
                     model_path: str | os.PathLike, history_path: str | os.PathLike) -> dict:  # fmt: skip
     """Train on ``train_rows``, select the epoch by Jaccard on ``val_rows``; both need ground-truth masks.
@@ -138,10 +142,11 @@ def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, params: di
             **state, "identity": identity, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "rng": rng_state(), "loader_rng": generator.get_state(),
         })  # fmt: skip
-        write_text(history_path, pd.DataFrame(state["history"], columns=HISTORY_COLUMNS).to_csv(index=False))
+        write_history(history_path, state["history"])
 
     if state["best_model"] is None:
         raise ValueError(f"epochs is {params['epochs']}: train for at least one epoch")
+    write_history(history_path, state["history"])  # also when a finished run was resumed
     best = max(state["history"], key=lambda row: row["val_jaccard"])
     save_checkpoint(model_path, {"spec": asdict(spec), "model": state["best_model"], **best})
     log.info("kept epoch %d (validation Jaccard %.4f) in %s", best["epoch"], best["val_jaccard"], model_path)

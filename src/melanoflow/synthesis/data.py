@@ -76,6 +76,7 @@ def training_rows(rows: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
     """Training-split rows of ``classes`` only: the GAN never sees a validation or test image."""
     selected = rows.loc[(rows["split"] == "train") & rows["label"].isin(classes)].reset_index(drop=True)
     for name in classes:
-        if not (selected["label"] == name).any():
-            raise mio.BadInputError(f"no training images of class {name!r} in the manifest")
+        count = int((selected["label"] == name).sum())
+        if count < 2:  # the diversity measure and batch norm need two images at least
+            raise mio.BadInputError(f"class {name!r} has {count} training images in the manifest; a GAN needs 2 or more")
     return selected
