@@ -10,10 +10,11 @@ def test_upsample_spreads_each_pixel_over_its_block_and_half_its_neighbours():
     mask = torch.zeros(1, 1, 3, 3)
     mask[0, 0, 1, 1] = 1.0
     up = vbp.upsample_ones(mask, (6, 6))[0, 0]
-    expected = torch.zeros(6, 6)
-    expected[1:4, 1:4] = 1.0  # rows/cols 2s-1 .. 2s+1 for s = 1
-    assert torch.equal(up, expected)
-    assert vbp.upsample_ones(torch.ones(1, 1, 7, 7), (13, 13)).shape[-2:] == (13, 13)
+    # rows/cols 1..3 (2s-1 .. 2s+1 for s = 1); rows 1 and 3 are shared with a neighbour's kernel: halved
+    tent = torch.tensor([0.0, 0.5, 1.0, 0.5, 0.0, 0.0])
+    assert torch.equal(up, tent[:, None] * tent[None, :])
+    # a constant stays constant: no checkerboard from overlapping kernels, borders included
+    assert torch.equal(vbp.upsample_ones(torch.ones(1, 1, 7, 7), (13, 13)), torch.ones(1, 1, 13, 13))
 
 
 class AveragingResNet(nn.Module):

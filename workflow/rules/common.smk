@@ -44,6 +44,16 @@ def stage_params(section):
     return {"seed": config["seed"], "classes": CLASSES, **config[section]}
 
 
+def stage_code(package):
+    """A stage's library modules (src/melanoflow/<package>), as a rule input named `code`.
+
+    Snakemake reruns a job when its script changes, not when a module the script imports does; listing
+    the stage's own modules as inputs makes editing them rerun that stage and what follows (mtime).
+    """
+    folder = Path(workflow.basedir) / "src" / "melanoflow" / package
+    return sorted(str(path) for path in folder.rglob("*.py"))
+
+
 # --- targets per stage: each stage adds its own function and lists it in all_targets() ---
 
 

@@ -145,7 +145,7 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
              "best_model": copy.deepcopy(model.state_dict()), "history": []}
 
     if Path(resume_path).exists():
-        saved = torch.load(resume_path, map_location=device, weights_only=False)
+        saved = torch.load(resume_path, map_location="cpu", weights_only=False)  # our own file: RNG states too
         if saved["fingerprint"] == fingerprint:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
@@ -217,4 +217,5 @@ def train_variant(manifest_path: str, cache_path: str, index_path: str, model_pa
     history = fit(read_training_manifest(manifest_path), open_cache(cache_path, index_path), settings,
                   list(params["classes"]), params["seed"], model_path, history_path,
                   Path(model_path).with_suffix(".resume.pt"), device)
-    io.write_figure(figure_path, plot_history(history, f"{Path(model_path).stem} ({settings.arch})"))
+    start = "ImageNet weights" if settings.weights else "random initialisation, no pretrained weights"
+    io.write_figure(figure_path, plot_history(history, f"{Path(model_path).stem}: {settings.arch}, {start}"))

@@ -111,8 +111,8 @@ def write_case_figure(
         image_row, mask_row = [], []
         for kind, row in per_class.items():
             if row is None:
-                image_row.append(None)
-                mask_row.append(None)
+                image_row.append({"text": f"no {kind}"})
+                mask_row.append({"text": ""})
                 continue
             case, image, mask = next(explained)
             title = (

@@ -76,12 +76,12 @@ def overlay(image: np.ndarray, mask: np.ndarray, opacity: float = 0.5) -> np.nda
     return np.clip((1 - opacity) * image / 255.0 + opacity * heat, 0, 1)
 
 
-def plot_image_grid(cells: list[list[dict | None]], row_labels: list[str], title: str):
+def plot_image_grid(cells: list[list[dict]], row_labels: list[str], title: str):
     """A grid of images; a cell with a ``mask`` shows the VisualBackProp overlay instead of the image.
 
-    ``cells[row][column]``: ``{"image": RGB uint8, "mask": [0, 1] array or absent, "outline": boolean region
-    drawn as a white contour or absent, "title": str}``, or None for an empty cell (e.g. a class without
-    false positives).
+    ``cells[row][column]``: ``{"image": RGB uint8, "mask": [0, 1] array or absent, "outline": boolean
+    region drawn as a white contour or absent, "title": str}``, or ``{"text": str}`` for an empty cell
+    (e.g. a class without false positives).
     """
     columns = max(len(row) for row in cells)
     figure, axes = plt.subplots(len(cells), columns, figsize=(2.3 * columns, 2.3 * len(cells)), squeeze=False)
@@ -89,9 +89,11 @@ def plot_image_grid(cells: list[list[dict | None]], row_labels: list[str], title
         for column, axis in enumerate(axes_row):
             axis.set_xticks([])
             axis.set_yticks([])
-            cell = row[column] if column < len(row) else None
-            if cell is None:
-                axis.text(0.5, 0.5, "none", transform=axis.transAxes, ha="center", va="center", color="grey")
+            cell = row[column] if column < len(row) else {"text": ""}
+            if "image" not in cell:
+                axis.text(
+                    0.5, 0.5, cell["text"], transform=axis.transAxes, ha="center", va="center", color="grey"
+                )
             else:
                 axis.imshow(
                     cell["image"] if cell.get("mask") is None else overlay(cell["image"], cell["mask"])

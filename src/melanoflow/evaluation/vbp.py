@@ -2,8 +2,8 @@
 
 Each stage's feature maps are averaged over channels. Starting from the deepest stage, the running mask
 is scaled up to the next shallower stage's size with a transposed convolution whose weights are all one
-(kernel 2s-1 for stride s, so neighbouring contributions overlap as in the paper's deconvolution) and
-multiplied pointwise with that stage's average; after the shallowest stage it is scaled up to the input
+(kernel 2s-1 for stride s, so neighbouring contributions overlap as in the paper's deconvolution; the
+overlaps are averaged, see upsample_ones) and multiplied pointwise with that stage's average; after the shallowest stage it is scaled up to the input
 and normalised to [0, 1]. Only regions active at every depth survive the products.
 """
 
@@ -31,7 +31,9 @@ def upsample_ones(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
     The stride is the size ratio (rounded up; the result is cropped to ``size``). A kernel of 2s - 1 with
     padding s - 1 and output padding s - 1 gives exactly s times the input size, each input pixel
-    spreading over its own s x s block and half a block into its neighbours.
+    spreading over its own s x s block and half a block into its neighbours. Each output pixel is divided
+    by the number of kernels that cover it: a plain sum counts the overlaps twice (four times in 2D), a
+    checkerboard that the stage-by-stage products would amplify into a grid over the whole mask.
     """
     stride = tuple(
         max(1, math.ceil(target / current)) for target, current in zip(size, mask.shape[-2:], strict=True)
@@ -40,7 +42,10 @@ def upsample_ones(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     weight = torch.ones((1, 1, *kernel), dtype=mask.dtype, device=mask.device)
     padding = tuple(s - 1 for s in stride)
     upsampled = F.conv_transpose2d(mask, weight, stride=stride, padding=padding, output_padding=padding)
-    return upsampled[..., : size[0], : size[1]]
+    overlaps = F.conv_transpose2d(
+        torch.ones_like(mask[:1]), weight, stride=stride, padding=padding, output_padding=padding
+    )
+    return (upsampled / overlaps)[..., : size[0], : size[1]]
 
 
 @torch.no_grad()

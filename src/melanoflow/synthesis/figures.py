@@ -15,7 +15,7 @@ from melanoflow.synthesis.dedup import NEAREST_SCHEMA
 
 def mse_histogram(nearest: pd.DataFrame, class_name: str, threshold: float):
     mse = nearest["mse"].to_numpy()
-    figure, axis = plt.subplots(figsize=(5, 3.5))
+    figure, axis = plt.subplots(figsize=(5, 3.5), layout="constrained")
     axis.hist(mse, bins=min(40, max(5, len(mse) // 5)), color="tab:blue", alpha=0.8)
     axis.axvline(threshold, color="tab:red", linestyle="--", label=f"near-copy threshold {threshold:g}")
     axis.set_xlabel("MSE to the nearest real image ([0, 1] pixels)")
@@ -37,7 +37,7 @@ def gallery(nearest: pd.DataFrame, class_name: str, resolution: int, quantiles: 
     at_quantiles, lowest = gallery_rows(nearest, quantiles, smallest)
     panels = [("at MSE quantiles", at_quantiles), ("smallest MSE", lowest)]
     columns = max(len(at_quantiles), len(lowest), 1)
-    figure, axes = plt.subplots(4, columns, figsize=(1.6 * columns, 7), squeeze=False)
+    figure, axes = plt.subplots(4, columns, figsize=(1.6 * columns, 7), squeeze=False, layout="constrained")
     for panel, (title, rows) in enumerate(panels):
         for column in range(columns):
             top, bottom = axes[2 * panel, column], axes[2 * panel + 1, column]
@@ -60,7 +60,7 @@ def gallery(nearest: pd.DataFrame, class_name: str, resolution: int, quantiles: 
 
 def training_curves(history: list[dict], class_name: str, best_epoch: int):
     frame = pd.DataFrame(history)
-    figure, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    figure, axes = plt.subplots(1, 3, figsize=(12, 3.4), layout="constrained")
     for key in ("d_loss", "g_loss"):
         axes[0].plot(frame["epoch"], frame[key], label=key)
     for key in ("d_real", "d_fake"):

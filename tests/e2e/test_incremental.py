@@ -1,0 +1,73 @@
+"""Incremental reruns on a finished tiny run: a change reruns its stage and what follows, nothing before.
+
+Which jobs a change plans is read from `snakemake --dry-run`. "Its stage and everything downstream" is
+what `--forcerun <the stage's per-image rule>` plans on the same run; "upstream" is every other rule.
+(That an unchanged run plans nothing is test_tiny_run.test_rerun_has_nothing_to_do.)
+"""
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from .conftest import REPO, TINY_CONFIGS, snakemake
+
+# Rules before purification in the DAG: they must never be planned by a purification change.
+UPSTREAM_OF_PURIFICATION = {"demo_archives", "ingest", "manifest_summary", "segment_train", "segment_predict"}
+
+
+def planned_rules(workdir: Path, *args: str) -> set[str]:
+    """The rules `snakemake --dry-run` would run (from its job-stats table); empty when nothing."""
+    result = snakemake(workdir, "--dry-run", *args)
+    output = result.stdout + result.stderr
+    if "Nothing to be done" in output:
+        return set()
+    table = output.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    rows = [line.split() for line in table.strip().splitlines()[2:]]  # after the header and its rule
+    return {row[0] for row in rows if len(row) == 2 and row[0] != "total"}
+
+
+def purification_and_downstream(workdir: Path, *args: str) -> set[str]:
+    rules = planned_rules(workdir, "--forcerun", "purify_shard", *args)
+    assert {"purify_shard", "purify_merge"} <= rules
+    assert not rules & UPSTREAM_OF_PURIFICATION
+    return rules
+
+
+def test_changing_a_purification_parameter_reruns_purification_and_what_follows_only(copy_run, tmp_path):
+    run = copy_run()
+    demo = yaml.safe_load(Path(TINY_CONFIGS[0]).read_text())
+    changed = tmp_path / "changed.yaml"
+    threshold = demo["purification"]["classic"]["threshold"]
+    changed.write_text(yaml.safe_dump({"purification": {"classic": {"threshold": threshold * 1.5}}}))
+
+    planned = planned_rules(run, "--configfile", *TINY_CONFIGS, str(changed))
+
+    assert planned == purification_and_downstream(run)
+
+
+def copy_of_workflow(target: Path) -> Path:
+    """The Snakefile with everything it reads, copied, so that a test can edit a module without touching
+    the checkout."""
+    target.mkdir()
+    shutil.copy2(REPO / "Snakefile", target)
+    for folder in ("workflow", "config", "envs", "profiles", "src"):
+        shutil.copytree(
+            REPO / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+        )
+    return target
+
+
+def test_editing_a_module_of_one_stage_reruns_that_stage_and_what_follows_only(copy_run, tmp_path):
+    run = copy_run()
+    workflow = copy_of_workflow(tmp_path / "workflow")
+    use_copy = ("-s", str(workflow / "Snakefile"))
+    # The run's records name the checkout's files; make the copy's files its baseline instead.
+    snakemake(run, "--touch", *use_copy)
+    assert planned_rules(run, *use_copy) == set()
+    expected = purification_and_downstream(run, *use_copy)
+
+    module = workflow / "src" / "melanoflow" / "purification" / "classic.py"
+    module.write_text(module.read_text() + "\n# an edit\n")
+
+    assert planned_rules(run, *use_copy) == expected
