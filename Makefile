@@ -26,6 +26,7 @@ lint: install
 	$(BIN)/snakemake --configfile config/demo.yaml --lint
 
 test: lint
+	@sh tests/tools/ensure_chromium.sh || echo "Chromium unavailable: the report-rendering tests will skip"
 	$(BIN)/pytest
 
 bench: install
