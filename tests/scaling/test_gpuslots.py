@@ -2,9 +2,10 @@
 
 import multiprocessing
 import os
-import queue
 import signal
 import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 import pytest
 import torch
@@ -12,43 +13,58 @@ import torch
 from melanoflow import gpuslots, runtime
 
 # Jobs are forked processes: each has its own environment and its own locks, like Snakemake's jobs.
+# Each reports through a pipe of its own: a job killed mid-report then cannot block the others.
 FORK = multiprocessing.get_context("fork")
-JOIN_SECONDS = 20
+WAIT_SECONDS = 20
 
 
-def job(device_count, environment, results, timeout=None):
-    """One simulated CUDA job: take a slot, report it, hold it until terminated."""
+def job(device_count, environment, report: Connection, timeout):
+    """One simulated CUDA job: take a slot, report (pid, device, CUDA_VISIBLE_DEVICES), hold it until killed."""
     os.environ.pop("CUDA_VISIBLE_DEVICES", None)
     os.environ.pop("SLURM_JOB_ID", None)
     os.environ.update(environment)
     try:
         device = gpuslots.acquire_device(device_count, timeout=timeout, poll_seconds=0.05)
     except gpuslots.NoFreeDevice as error:
-        results.put((os.getpid(), "NoFreeDevice", str(error)))
+        report.send((os.getpid(), "NoFreeDevice", str(error)))
         return
-    results.put((os.getpid(), device, os.environ.get("CUDA_VISIBLE_DEVICES")))
-    time.sleep(JOIN_SECONDS)
+    report.send((os.getpid(), device, os.environ.get("CUDA_VISIBLE_DEVICES")))
+    time.sleep(3 * WAIT_SECONDS)
 
 
-def start_jobs(count, device_count, results, environment=None, timeout=None):
-    processes = [
-        FORK.Process(target=job, args=(device_count, environment or {}, results, timeout))
-        for _ in range(count)
-    ]
-    for process in processes:
+@dataclass
+class Job:
+    process: multiprocessing.Process
+    reports: Connection
+
+    def report(self, wait: float = WAIT_SECONDS):
+        assert self.reports.poll(wait), f"job {self.process.pid} reported nothing in {wait} s"
+        return self.reports.recv()
+
+
+def start_jobs(count, device_count, environment=None, timeout=None) -> list[Job]:
+    jobs = []
+    for _ in range(count):
+        reports, report = FORK.Pipe(duplex=False)
+        process = FORK.Process(target=job, args=(device_count, environment or {}, report, timeout))
         process.start()
-    return processes
+        jobs.append(Job(process, reports))
+    return jobs
 
 
-def collect(results, count):
-    return [results.get(timeout=JOIN_SECONDS) for _ in range(count)]
+def finish(jobs):
+    for each in jobs:
+        each.process.terminate()
+        each.process.join(WAIT_SECONDS)
+        assert each.process.exitcode in (0, -signal.SIGTERM)
 
 
-def finish(processes):
-    for process in processes:
-        process.terminate()
-        process.join(JOIN_SECONDS)
-        assert process.exitcode in (0, -signal.SIGTERM)
+@pytest.fixture(autouse=True)
+def no_job_outlives_its_test():
+    yield
+    for child in multiprocessing.active_children():
+        child.terminate()
+        child.join(WAIT_SECONDS)
 
 
 @pytest.fixture
@@ -59,64 +75,55 @@ def lock_dir(tmp_path, monkeypatch):
 
 
 def test_four_concurrent_jobs_land_on_four_devices_and_a_fifth_waits_for_a_free_one(lock_dir):
-    results = FORK.Queue()
-    holders = start_jobs(4, 4, results)
-    granted = collect(results, 4)
+    holders = start_jobs(4, 4)
+    granted = [holder.report() for holder in holders]
     assert sorted(device for _, device, _ in granted) == ["0", "1", "2", "3"]
     # Each job sees only its own device.
     assert all(visible == device for _, device, visible in granted)
 
     # All four still hold their device: a fifth job with a timeout gives up, naming the holders.
-    impatient = start_jobs(1, 4, results, timeout=0.3)
-    ((_, outcome, message),) = collect(results, 1)
-    finish(impatient)
+    (impatient,) = start_jobs(1, 4, timeout=0.3)
+    _, outcome, message = impatient.report()
     assert outcome == "NoFreeDevice"
     assert all(f"device {device}: pid {pid} on" in message for pid, device, _ in granted)
 
     # A fifth job without a timeout waits, and gets the device of the first job that ends.
-    patient = start_jobs(1, 4, results)
-    with pytest.raises(queue.Empty):
-        results.get(timeout=0.5)
+    (patient,) = start_jobs(1, 4)
+    assert not patient.reports.poll(0.5)
     finish(holders[:1])
-    ((_, device, visible),) = collect(results, 1)
-    first_device = next(device for pid, device, _ in granted if pid == holders[0].pid)
-    assert device == visible == first_device
-    finish(holders[1:] + patient)
+    _, device, visible = patient.report()
+    assert device == visible == granted[0][1]
+    finish([*holders[1:], impatient, patient])
 
 
 def test_a_crashed_job_does_not_keep_its_device(lock_dir):
-    results = FORK.Queue()
-    (crashing,) = start_jobs(1, 1, results)
-    collect(results, 1)
-    os.kill(crashing.pid, signal.SIGKILL)
-    crashing.join(JOIN_SECONDS)
-    assert crashing.exitcode == -signal.SIGKILL
+    (crashing,) = start_jobs(1, 1)
+    crashing.report()
+    os.kill(crashing.process.pid, signal.SIGKILL)
+    crashing.process.join(WAIT_SECONDS)
+    assert crashing.process.exitcode == -signal.SIGKILL
 
-    next_job = start_jobs(1, 1, results, timeout=5)
-    ((_, device, _),) = collect(results, 1)
-    assert device == "0"
-    finish(next_job)
+    (next_job,) = start_jobs(1, 1, timeout=5)
+    assert next_job.report()[1] == "0"
+    finish([next_job])
 
 
 def test_jobs_choose_among_the_devices_already_made_visible(lock_dir):
-    results = FORK.Queue()
     made_visible = {"CUDA_VISIBLE_DEVICES": "2,GPU-5e1d"}
-    holders = start_jobs(2, 4, results, made_visible, timeout=5)
-    assert sorted(device for _, device, _ in collect(results, 2)) == ["2", "GPU-5e1d"]
-    third = start_jobs(1, 4, results, made_visible, timeout=0.2)
-    assert collect(results, 1)[0][1] == "NoFreeDevice"
-    finish(third)
-    finish(holders)
+    holders = start_jobs(2, 4, made_visible, timeout=5)
+    assert sorted(holder.report()[1] for holder in holders) == ["2", "GPU-5e1d"]
+    (third,) = start_jobs(1, 4, made_visible, timeout=0.2)
+    assert third.report()[1] == "NoFreeDevice"
+    finish([*holders, third])
 
 
 def test_slurm_jobs_lock_their_own_devices_even_when_numbered_alike(lock_dir):
     """SLURM renumbers each job's GPUs from 0: device "0" of job 11 and of job 12 are different GPUs."""
-    results = FORK.Queue()
     jobs = [
-        *start_jobs(1, 1, results, {"SLURM_JOB_ID": "11", "CUDA_VISIBLE_DEVICES": "0"}, timeout=5),
-        *start_jobs(1, 1, results, {"SLURM_JOB_ID": "12", "CUDA_VISIBLE_DEVICES": "0"}, timeout=5),
+        *start_jobs(1, 1, {"SLURM_JOB_ID": "11", "CUDA_VISIBLE_DEVICES": "0"}, timeout=5),
+        *start_jobs(1, 1, {"SLURM_JOB_ID": "12", "CUDA_VISIBLE_DEVICES": "0"}, timeout=5),
     ]
-    assert [device for _, device, _ in collect(results, 2)] == ["0", "0"]
+    assert [each.report()[1] for each in jobs] == ["0", "0"]
     finish(jobs)
     assert sorted(path.name for path in lock_dir.iterdir()) == ["slurm-job-11", "slurm-job-12"]
 
@@ -147,15 +154,14 @@ def fake_cuda_machine(lock_dir, monkeypatch):
 
 
 def test_select_device_takes_a_slot_for_cuda_jobs(fake_cuda_machine, lock_dir):
-    results = FORK.Queue()
-    other_job = start_jobs(1, 2, results, timeout=5)  # holds device 0
-    assert collect(results, 1)[0][1] == "0"
+    (other_job,) = start_jobs(1, 2, timeout=5)
+    assert other_job.report()[1] == "0"
 
     assert runtime.select_device("auto") == torch.device("cuda", 0)
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
     assert runtime.select_device("cuda") == torch.device("cuda", 0)  # the same slot, not a second one
-    assert "pid" in (lock_dir / "device-1.lock").read_text()
-    finish(other_job)
+    assert f"pid {os.getpid()} on" in (lock_dir / "device-1.lock").read_text()
+    finish([other_job])
 
 
 def test_select_device_runs_on_the_cpu_without_cuda(lock_dir, monkeypatch):

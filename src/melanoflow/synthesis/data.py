@@ -17,12 +17,9 @@ import torch
 from tqdm import tqdm
 
 from melanoflow import io as mio
-from melanoflow.manifest import read_images_manifest
+from melanoflow.manifest import read_columns, read_images_manifest
 
 log = logging.getLogger(__name__)
-
-PURIFIED_COLUMNS = ("image_id", "dataset", "split", "label", "purified_path")
-
 
 def resize_center_crop(image: np.ndarray, resolution: int) -> np.ndarray:
     """(H, W, 3) uint8 -> (resolution, resolution, 3): shorter side to ``resolution``, centre crop."""
@@ -49,21 +46,13 @@ def load_images(paths: Sequence[str], resolution: int, threads: int = 1, desc: s
     return out
 
 
-def read_purified_table(path: str) -> pd.DataFrame:
-    table = pd.read_parquet(path)
-    missing = [c for c in PURIFIED_COLUMNS if c not in table.columns]
-    if missing:
-        raise mio.BadInputError(f"{path}: purified table lacks columns {missing}")
-    return table
-
-
 def real_images(manifest_path: str, purified_path: str | None = None) -> pd.DataFrame:
     """Every real image (id, dataset, split, label, path): the manifest's, with purified training images
     substituted in where the purification table has them."""
     rows = read_images_manifest(manifest_path)[["image_id", "dataset", "split", "label", "image_path"]]
     rows = rows.rename(columns={"image_path": "path"})
     if purified_path:
-        purified = read_purified_table(purified_path)[["image_id", "dataset", "purified_path"]]
+        purified = read_columns(purified_path, ["image_id", "dataset", "purified_path"])
         rows = rows.merge(purified, on=["image_id", "dataset"], how="left")
         use = rows["purified_path"].notna() & (rows["split"] == "train")
         rows.loc[use, "path"] = rows.loc[use, "purified_path"]
