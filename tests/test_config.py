@@ -4,7 +4,7 @@ import copy
 
 import pytest
 import yaml
-from conftest import REPO
+from .conftest import REPO
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 

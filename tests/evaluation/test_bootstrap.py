@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from prediction_tables import CLASSES, predictions_frame, random_predictions
+from .prediction_tables import CLASSES, predictions_frame, random_predictions
 
 from melanoflow.evaluation import bootstrap, metrics
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from prediction_tables import CLASSES, predictions_frame, write_evaluation_inputs
+from .prediction_tables import CLASSES, predictions_frame, write_evaluation_inputs
 
 from melanoflow.evaluation import explain
 

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from isic_challenge_scoring.classification import ClassificationMetric, ClassificationScore
-from prediction_tables import CLASSES, ISIC2018_CLASSES, predictions_frame, random_predictions
+from .prediction_tables import CLASSES, ISIC2018_CLASSES, predictions_frame, random_predictions
 
 from melanoflow.evaluation import metrics
 from melanoflow.io import BadInputError

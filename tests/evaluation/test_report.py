@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from prediction_tables import CLASSES, predictions_frame, random_predictions, save_tiny_classifier
+from .prediction_tables import CLASSES, predictions_frame, random_predictions, save_tiny_classifier
 
 from melanoflow.evaluation import metrics, report
 from melanoflow.io import BadInputError

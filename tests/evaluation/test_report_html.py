@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from prediction_tables import write_evaluation_inputs
+from .prediction_tables import write_evaluation_inputs
 
 from melanoflow.evaluation import browser
 

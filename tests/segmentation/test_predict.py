@@ -7,7 +7,7 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 import torch
-from conftest import TINY
+from .conftest import TINY
 
 from melanoflow.io import read_image, read_mask
 from melanoflow.manifest import read_table, select_shard, write_images_manifest
