@@ -79,7 +79,8 @@ def autocast(device: torch.device, enabled: bool = True):
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a torch generator seeded the same way for data order."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    # The legacy global NumPy RNG is seeded too: torchvision and scikit-image draw from it.
+    np.random.seed(seed % 2**32)  # noqa: NPY002
     torch.manual_seed(seed)
     generator = torch.Generator()
     generator.manual_seed(seed)
@@ -88,7 +89,7 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def rng_state() -> dict:
     """Every RNG state a resumed run needs to continue exactly where it stopped."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}  # noqa: NPY002
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -96,7 +97,7 @@ def rng_state() -> dict:
 
 def restore_rng_state(state: dict) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
