@@ -38,6 +38,7 @@ from torchvision import transforms as T
 from melanoflow.benchmarking import best_of, conv_flops, matmul_tflops
 from melanoflow.classification.cache import build_cache
 from melanoflow.classification.data import IMAGENET_MEAN, IMAGENET_STD, ManifestImages, make_loader
+from melanoflow.classification.model import for_inference
 from melanoflow.classification.predict import class_probabilities
 from melanoflow.classification.train import train_one_epoch
 from melanoflow.io import write_json, write_text
@@ -121,14 +122,18 @@ def inference_rates(cache, rows: pd.DataFrame, batch: int) -> dict[str, float]:
     device = torch.device("cpu")
     model = torchvision.models.resnet50(num_classes=len(CLASSES)).eval()
     dataset = ManifestImages(rows, cache, CLASSES, 224, train=False)
-    seconds = best_of(lambda: class_probabilities(model, dataset, batch, device, IMAGENET_MEAN, IMAGENET_STD),
-                      repeats=2)
+    started = time.perf_counter()
+    fast_model, dtype = for_inference(model, device)  # once per prediction job
+    preparation = time.perf_counter() - started
+    seconds = best_of(lambda: class_probabilities(fast_model, dtype, dataset, batch, device, IMAGENET_MEAN,
+                                                  IMAGENET_STD), repeats=2)
     flops_per_image = conv_flops(model, torch.zeros(1, 3, 224, 224))
     fp32 = torchvision.models.resnet50(num_classes=len(CLASSES)).eval()
     example = torch.randn(batch, 3, 224, 224)
     with torch.inference_mode():
         plain_seconds = best_of(lambda: fp32(example), repeats=2)
     return {"inference_images_per_s": len(dataset) / seconds, "flops_per_image": flops_per_image,
+            "inference_preparation_s": preparation,
             "plain_fp32_inference_images_per_s": batch / plain_seconds}
 
 
@@ -170,9 +175,13 @@ def main() -> None:
         f"| **training speed-up** (target >= 3x) | **{results['training_speedup']:.2f}x** |",
         f"| cache build (decode + resize, once) | {results['cache_build_images_per_s']:.1f} img/s |",
         f"| plain fp32 inference | {results['plain_fp32_inference_images_per_s']:.2f} img/s |",
-        f"| library inference | {results['inference_images_per_s']:.2f} img/s = {achieved:.3f} TFLOP/s |",
+        f"| library inference (BN folded, bf16 weights) | {results['inference_images_per_s']:.2f} img/s = {achieved:.3f} TFLOP/s"
+        f" (+ {results['inference_preparation_s']:.1f} s once per job) |",
         f"| **inference / bf16 ceiling** (target >= 50 %) | **{100 * results['inference_fraction_of_bf16_ceiling']:.0f} %** |",
     ]
+    if results["inference_fraction_of_bf16_ceiling"] > 1:
+        table += ["", "The oneDNN bf16 convolutions outrun torch.mm's 2048x2048 bf16 matmul on this CPU, so the "
+                  "measured 'ceiling' is not a bound here."]
     write_text(args.out.with_suffix(".md"), "\n".join(table) + "\n")
     write_json(args.out.with_suffix(".json"), results)
     print("\n".join(table))

@@ -33,13 +33,12 @@ def predictions_schema(classes: list[str]) -> pa.Schema:
 
 
 @torch.inference_mode()
-def class_probabilities(model: torch.nn.Module, dataset: ManifestImages, batch_size: int, device: torch.device,
-                        mean, std) -> np.ndarray:
-    """Softmax probabilities (N, classes) in dataset order, from the inference copy of ``model``."""
-    fast, dtype = for_inference(model, device)
+def class_probabilities(fast_model: torch.nn.Module, dtype: torch.dtype, dataset: ManifestImages, batch_size: int,
+                        device: torch.device, mean, std) -> np.ndarray:
+    """Softmax probabilities (N, classes) in dataset order, from a model prepared by ``for_inference``."""
     batches = []
     for images, _ in make_loader(dataset, batch_size):
-        logits = fast(to_model_input(images, device, mean, std).to(dtype))
+        logits = fast_model(to_model_input(images, device, mean, std).to(dtype))
         batches.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     return np.concatenate(batches).astype(np.float64)
 
@@ -49,7 +48,8 @@ def predict_rows(model: torch.nn.Module, meta: dict, rows: pd.DataFrame, cache: 
     """The predictions table for ``rows`` (manifest rows of real, untransformed images)."""
     classes = meta["classes"]
     dataset = ManifestImages(rows, cache, classes, meta["input_size"], train=False)
-    probabilities = class_probabilities(model, dataset, batch_size, device, meta["mean"], meta["std"])
+    fast_model, dtype = for_inference(model, device)
+    probabilities = class_probabilities(fast_model, dtype, dataset, batch_size, device, meta["mean"], meta["std"])
     table = pd.DataFrame({"image_id": rows["image_id"].to_numpy(), "dataset": rows["dataset"].to_numpy(),
                           "label": rows["label"].to_numpy(),
                           "predicted": np.asarray(classes)[probabilities.argmax(axis=1)]})
