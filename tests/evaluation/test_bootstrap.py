@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
-from .prediction_tables import CLASSES, predictions_frame, random_predictions
 
 from melanoflow.evaluation import bootstrap, metrics
+
+from .prediction_tables import CLASSES, predictions_frame, random_predictions
 
 KERATOSIS = "seborrheic_keratosis"
 

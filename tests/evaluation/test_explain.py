@@ -1,9 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-from .prediction_tables import CLASSES, predictions_frame, write_evaluation_inputs
 
 from melanoflow.evaluation import explain
+
+from .prediction_tables import CLASSES, predictions_frame, write_evaluation_inputs
 
 PARAMS = {"classes": CLASSES, "vbp": {"device": "cpu", "occlusion_images": 3}}
 

@@ -2,11 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from isic_challenge_scoring.classification import ClassificationMetric, ClassificationScore
-from .prediction_tables import CLASSES, ISIC2018_CLASSES, predictions_frame, random_predictions
 
 from melanoflow.evaluation import metrics
 from melanoflow.io import BadInputError
 from melanoflow.manifest import SchemaError
+
+from .prediction_tables import CLASSES, ISIC2018_CLASSES, predictions_frame, random_predictions
 
 
 def test_auc_counts_pairs_and_half_ties():

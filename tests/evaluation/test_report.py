@@ -4,10 +4,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from .prediction_tables import CLASSES, predictions_frame, random_predictions, save_tiny_classifier
 
 from melanoflow.evaluation import metrics, report
 from melanoflow.io import BadInputError
+
+from .prediction_tables import CLASSES, predictions_frame, random_predictions, save_tiny_classifier
 
 PARAMS = {
     "seed": 3,

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from .prediction_tables import write_evaluation_inputs
 
 from melanoflow.evaluation import browser
+
+from .prediction_tables import write_evaluation_inputs
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")

@@ -7,13 +7,14 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 import torch
-from .conftest import TINY
 
 from melanoflow.io import read_image, read_mask
 from melanoflow.manifest import read_table, select_shard, write_images_manifest
 from melanoflow.runtime import save_checkpoint
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
 from melanoflow.segmentation.predict import MASKS_SCHEMA, postprocess, predict_shard
+
+from .conftest import TINY
 
 
 def test_holes_are_filled():

@@ -5,6 +5,7 @@
 rule classification_manifest:
     input:
         unpack(classification_manifest_inputs),
+        code=stage_code("classification"),
     output:
         manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
         figure=report(
@@ -28,6 +29,7 @@ rule classification_manifest:
 rule classification_cache:
     input:
         manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
+        code=stage_code("classification"),
     output:
         cache=f"{RESULTS}/classify/{{variant}}/images.npy",
         index=f"{RESULTS}/classify/{{variant}}/images.json",
@@ -52,6 +54,7 @@ rule classification_train:
         cache=f"{RESULTS}/classify/{{variant}}/images.npy",
         index=f"{RESULTS}/classify/{{variant}}/images.json",
         weights=classification_weights,
+        code=stage_code("classification"),
     output:
         model=f"{RESULTS}/models/classifier.{{variant}}.pt",
         history=f"{RESULTS}/classify/{{variant}}/history.csv",
@@ -84,6 +87,7 @@ rule classification_predict:
         cache=f"{RESULTS}/classify/{{variant}}/images.npy",
         index=f"{RESULTS}/classify/{{variant}}/images.json",
         model=f"{RESULTS}/models/classifier.{{variant}}.pt",
+        code=stage_code("classification"),
     output:
         f"{RESULTS}/predictions/{{variant}}.parquet",
     log:
@@ -110,6 +114,7 @@ rule classification_predict_purified:
         index=f"{RESULTS}/classify/{{variant}}/images.json",
         model=f"{RESULTS}/models/classifier.{{variant}}.pt",
         occlusions=f"{RESULTS}/purified/occlusions.parquet",
+        code=stage_code("classification"),
     output:
         f"{RESULTS}/predictions/{{variant}}.test_purified.parquet",
     log:

@@ -39,9 +39,15 @@ def dataset_input_files(wildcards=None):
     return sorted(set(files))
 
 
-def stage_params(section):
-    """A stage's own config section (plus the global seed), so changing one stage reruns only it and what follows."""
-    return {"seed": config["seed"], "classes": CLASSES, **config[section]}
+def stage_params(section, exclude=()):
+    """A stage's own config section (plus seed and classes), so changing one stage reruns only it and what follows.
+
+    ``exclude`` drops keys that only later stages read, so that changing them does not rerun this one.
+    """
+    settings = {
+        key: value for key, value in config[section].items() if key not in exclude
+    }
+    return {"seed": config["seed"], "classes": CLASSES, **settings}
 
 
 def stage_code(package):
@@ -58,7 +64,10 @@ def stage_code(package):
 
 
 def ingest_targets():
-    return [f"{RESULTS}/manifests/images.parquet", f"{RESULTS}/manifests/class_counts.png"]
+    return [
+        f"{RESULTS}/manifests/images.parquet",
+        f"{RESULTS}/manifests/class_counts.png",
+    ]
 
 
 # synthesis: GANs are named by their class (decoupled) or "coupled" (one model for every class).
@@ -127,6 +136,8 @@ def segmentation_targets():
 
 # purification: the network method needs its trained model; CUDA work declares the gpu resource.
 PURIFICATION_GPU = 1 if config["purification"]["device"] == "cuda" else 0
+# Purification settings read only by later jobs (the classifier's test-time switch, the figure).
+PURIFICATION_DOWNSTREAM_KEYS = ("test_time", "figure_images")
 
 
 def purification_inputs(wildcards=None):

@@ -4,6 +4,8 @@
 if DEMO_DIR is not None:
 
     rule demo_archives:
+        input:
+            code=stage_code("demo"),
         output:
             archives=demo_archive_files(),
             occlusions=directory(f"{DEMO_DIR}/occlusions"),

@@ -5,6 +5,7 @@
 rule evaluate_variant:
     input:
         predictions=f"{RESULTS}/predictions/{{variant}}.parquet",
+        code=stage_code("evaluation"),
     output:
         metrics=f"{RESULTS}/reports/{{variant}}/metrics.json",
     log:
@@ -26,6 +27,7 @@ rule compare_variants:
         ),
         metrics=expand(f"{RESULTS}/reports/{{variant}}/metrics.json", variant=EVALUATED),
         classifiers=EVALUATED_CLASSIFIERS,
+        code=stage_code("evaluation"),
     output:
         table=report(
             f"{RESULTS}/reports/comparison.csv",
@@ -70,6 +72,7 @@ rule explain_cases:
         classifier=f"{RESULTS}/models/classifier.{{variant}}.pt",
         predictions=f"{RESULTS}/predictions/{{variant}}.parquet",
         images=f"{RESULTS}/manifests/images.parquet",
+        code=stage_code("evaluation"),
     output:
         figure=report(
             f"{RESULTS}/reports/{{variant}}/vbp_cases.png",
@@ -101,6 +104,7 @@ rule occlusion_reliance:
         ),
         occlusions=f"{RESULTS}/purified/occlusions.parquet",
         images=f"{RESULTS}/manifests/images.parquet",
+        code=stage_code("evaluation"),
     output:
         figure=report(
             f"{RESULTS}/reports/occlusion_reliance.png",

@@ -12,6 +12,7 @@ if config["purification"]["method"] == "network":
         input:
             manifest=f"{RESULTS}/manifests/images.parquet",
             masks=f"{RESULTS}/segmentation/masks.parquet",
+            code=stage_code("purification"),
         output:
             f"{RESULTS}/models/purifier.pt",
         log:
@@ -24,7 +25,7 @@ if config["purification"]["method"] == "network":
         resources:
             gpu=PURIFICATION_GPU,
         params:
-            settings=stage_params("purification"),
+            settings=stage_params("purification", exclude=PURIFICATION_DOWNSTREAM_KEYS),
         script:
             "../scripts/purify_train.py"
 
@@ -32,6 +33,7 @@ if config["purification"]["method"] == "network":
 rule purify_shard:
     input:
         unpack(purification_inputs),
+        code=stage_code("purification"),
     output:
         table=f"{RESULTS}/purified/shards/{{shard}}.parquet",
     log:
@@ -43,9 +45,8 @@ rule purify_shard:
     resources:
         gpu=PURIFICATION_GPU,
     params:
-        settings=stage_params("purification"),
+        settings=stage_params("purification", exclude=PURIFICATION_DOWNSTREAM_KEYS),
         n_shards=config["shards"],
-        out_dir=f"{RESULTS}/purified",
     script:
         "../scripts/purify_shard.py"
 
@@ -67,6 +68,7 @@ rule purify_figure:
     input:
         manifest=f"{RESULTS}/manifests/images.parquet",
         table=f"{RESULTS}/purified/occlusions.parquet",
+        code=stage_code("purification"),
     output:
         report(
             f"{RESULTS}/purified/before_after.png",
@@ -89,6 +91,7 @@ if DEMO_DIR is not None:
         input:
             table=f"{RESULTS}/purified/occlusions.parquet",
             truth=f"{DEMO_DIR}/occlusions",
+            code=stage_code("purification"),
         output:
             f"{RESULTS}/purified/demo_occlusion_scores.json",
         log:

@@ -4,6 +4,7 @@
 rule synthesis_train:
     input:
         unpack(synthesis_real_inputs),
+        code=stage_code("synthesis"),
     output:
         f"{RESULTS}/models/gan/{{gan}}.pt",
     log:
@@ -28,6 +29,7 @@ rule synthesis_train:
 rule synthesis_sample:
     input:
         model=synthesis_model,
+        code=stage_code("synthesis"),
     output:
         raw=directory(f"{RESULTS}/synthetic/{{cls}}/raw"),
         table=f"{RESULTS}/synthetic/{{cls}}/samples.parquet",
@@ -48,6 +50,7 @@ rule synthesis_dedup:
     input:
         unpack(synthesis_real_inputs),
         samples=f"{RESULTS}/synthetic/{{cls}}/samples.parquet",
+        code=stage_code("synthesis"),
     output:
         table=f"{RESULTS}/synthetic/{{cls}}/nearest.parquet",
         kept=directory(f"{RESULTS}/synthetic/{{cls}}/kept"),
@@ -71,6 +74,7 @@ rule synthesis_figures:
     input:
         nearest=f"{RESULTS}/synthetic/{{cls}}/nearest.parquet",
         model=synthesis_model,
+        code=stage_code("synthesis"),
     output:
         histogram=report(
             f"{RESULTS}/synthetic/{{cls}}/mse_histogram.png",

@@ -1,5 +1,7 @@
 """Snakemake adapter: purify one shard of the manifest with the configured method."""
 
+from pathlib import Path
+
 from melanoflow.purification.run import purify_shard
 from melanoflow.runtime import setup_logging
 
@@ -10,7 +12,7 @@ purify_shard(
     int(snakemake.wildcards.shard),
     snakemake.params.n_shards,
     snakemake.params.settings,
-    snakemake.params.out_dir,
+    Path(snakemake.output.table).parent.parent,  # results/purified/
     snakemake.output.table,
     network_path=snakemake.input.get("network"),
 )
