@@ -4,6 +4,7 @@
 rule segment_train:
     input:
         manifest=f"{RESULTS}/manifests/images.parquet",
+        code=stage_code("segmentation"),
     output:
         model=f"{RESULTS}/models/segmenter.pt",
         history=f"{RESULTS}/segmentation/training_history.csv",
@@ -26,6 +27,7 @@ rule segment_predict:
     input:
         manifest=f"{RESULTS}/manifests/images.parquet",
         model=rules.segment_train.output.model,
+        code=stage_code("segmentation"),
     output:
         table=f"{RESULTS}/segmentation/shards/{{shard}}.parquet",
     log:
@@ -49,7 +51,8 @@ rule segment_predict:
 
 rule segment_merge:
     input:
-        expand(f"{RESULTS}/segmentation/shards/{{shard}}.parquet", shard=SHARDS),
+        shards=expand(f"{RESULTS}/segmentation/shards/{{shard}}.parquet", shard=SHARDS),
+        code=stage_code("segmentation"),
     output:
         f"{RESULTS}/segmentation/masks.parquet",
     log:
@@ -64,6 +67,7 @@ rule segment_evaluate:
     input:
         manifest=f"{RESULTS}/manifests/images.parquet",
         masks=rules.segment_merge.output[0],
+        code=stage_code("segmentation"),
     output:
         metrics=f"{RESULTS}/segmentation/metrics.json",
         per_image=f"{RESULTS}/segmentation/per_image.parquet",

@@ -5,4 +5,4 @@ from melanoflow.runtime import setup_logging
 from melanoflow.segmentation.predict import MASKS_SCHEMA
 
 setup_logging(snakemake.log[0])
-merge_shard_tables(snakemake.input, snakemake.output[0], MASKS_SCHEMA)
+merge_shard_tables(snakemake.input.shards, snakemake.output[0], MASKS_SCHEMA)

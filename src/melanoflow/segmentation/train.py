@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -32,6 +33,8 @@ from melanoflow.runtime import (
     seed_everything,
     select_device,
 )
+from melanoflow.segmentation import data as data_module
+from melanoflow.segmentation import model as model_module
 from melanoflow.segmentation.data import LesionDataset
 from melanoflow.segmentation.metrics import batch_jaccard
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
@@ -84,7 +87,11 @@ def checkpoint_path_for(model_path: str | os.PathLike) -> Path:
 
 
 def run_identity(params: dict, train_ids: list[str]) -> str:
-    setup = {key: params[key] for key in TRAINING_KEYS} | {"train_ids": sorted(train_ids)}
+    """What a checkpoint must share with this run to be resumed: settings, training images and the code
+    that defines the network, its inputs and the training loop (an edit there means a fresh start)."""
+    code = hashlib.sha256(b"".join(Path(module.__file__).read_bytes() for module in (model_module, data_module,
+                                                                                      sys.modules[__name__])))
+    setup = {key: params[key] for key in TRAINING_KEYS} | {"train_ids": sorted(train_ids), "code": code.hexdigest()}
     return hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()
 
 
