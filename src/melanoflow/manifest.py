@@ -121,11 +121,12 @@ def shard_of(image_id: str, n_shards: int) -> int:
     return int.from_bytes(digest[:4], "big") % n_shards
 
 
-def select_shard(frame: pd.DataFrame, shard: int, n_shards: int) -> pd.DataFrame:
-    """Rows of ``frame`` (which must have ``image_id``) that belong to ``shard`` of ``n_shards``."""
+def select_shard(frame: pd.DataFrame, shard: int, n_shards: int, key: str = "image_id") -> pd.DataFrame:
+    """Rows of ``frame`` whose ``key`` column (an image id, or a path for tables keyed by file) belongs to
+    ``shard`` of ``n_shards``."""
     if not 0 <= shard < n_shards:
         raise ValueError(f"shard {shard} is outside 0..{n_shards - 1}")
-    keep = frame["image_id"].map(lambda image_id: shard_of(image_id, n_shards) == shard)
+    keep = frame[key].map(lambda value: shard_of(value, n_shards) == shard)
     return frame.loc[keep.to_numpy()]
 
 

@@ -1,4 +1,6 @@
-"""Image cache (cached tensor == fresh decode) and the manifest's transforms on tensors."""
+"""Image cache (cached tensor == fresh decode, through shard pieces) and the manifest's transforms on tensors."""
+
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -7,7 +9,14 @@ import pytest
 import torch
 
 from melanoflow import io
-from melanoflow.classification.cache import build_cache, open_cache, write_cache
+from melanoflow.classification.cache import (
+    build_cache,
+    cache_sources,
+    merge_caches,
+    open_cache,
+    shard_sources,
+    write_cache,
+)
 from melanoflow.classification.data import ManifestImages, apply_manifest_transform, epoch_order
 
 from .conftest import CLASSES, write_images
@@ -20,15 +29,21 @@ def manifest_of(paths, labels=None, **transform):
     return rows.assign(**transform)
 
 
-def test_cached_pixels_equal_a_fresh_decode(tmp_path):
-    paths = write_images(tmp_path, ["a", "b", "c"], size=(50, 40))
-    jpeg = tmp_path / "d.jpg"
-    cv2.imwrite(str(jpeg), np.random.default_rng(3).integers(0, 256, (30, 60, 3), dtype=np.uint8))
-    paths.append(str(jpeg))
+def test_cache_merged_from_shard_pieces_equals_a_fresh_decode(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # manifests hold paths relative to the working directory, as in the workflow
+    paths = write_images(Path("."), ["a", "b", "c"], size=(50, 40))
+    cv2.imwrite("d.jpg", np.random.default_rng(3).integers(0, 256, (30, 60, 3), dtype=np.uint8))
+    paths.append("d.jpg")
     manifest = manifest_of([paths[2], paths[0], paths[2], paths[1], paths[3]])  # repeats share one slot
-    write_cache(manifest, 24, tmp_path / "cache.npy", tmp_path / "cache.json", threads=2)
-    cache = open_cache(tmp_path / "cache.npy", tmp_path / "cache.json")
+    pieces = [(f"{shard}.npy", f"{shard}.json") for shard in range(3)]
+    for shard, (cache_file, index_file) in enumerate(pieces):
+        write_cache(shard_sources(manifest, shard, 3), 24, cache_file, index_file, threads=2)
+    # shard_of("<path>", 3): b and d -> 0, a and c -> 2, so each image is decoded once and piece 1 is empty
+    assert [sorted(open_cache(*piece).slots) for piece in pieces] == [["b.png", "d.jpg"], [], ["a.png", "c.png"]]
+    merge_caches(cache_sources(manifest), pieces, 24, "cache.npy", "cache.json")
+    cache = open_cache("cache.npy", "cache.json")
     assert isinstance(cache.pixels, np.memmap) and cache.pixels.shape == (4, 24, 24, 3)
+    assert list(cache.slots) == ["c.png", "a.png", "b.png", "d.jpg"]  # the manifest's order, not the shards'
     for path in paths:
         fresh = cv2.resize(io.read_image(path), (24, 24), interpolation=cv2.INTER_AREA)
         np.testing.assert_array_equal(cache.pixels[cache.slots[path]], fresh)
@@ -40,13 +55,20 @@ def test_cached_pixels_equal_a_fresh_decode(tmp_path):
 
 def test_a_cache_of_another_manifest_is_refused(tmp_path):
     paths = write_images(tmp_path, ["a", "b"])
-    write_cache(manifest_of(paths), 16, tmp_path / "cache.npy", tmp_path / "cache.json")
-    write_cache(manifest_of(paths[:1]), 16, tmp_path / "other.npy", tmp_path / "other.json")
+    write_cache(paths, 16, tmp_path / "cache.npy", tmp_path / "cache.json")
+    write_cache(paths[:1], 16, tmp_path / "other.npy", tmp_path / "other.json")
     with pytest.raises(io.BadInputError, match="cache"):
         open_cache(tmp_path / "cache.npy", tmp_path / "other.json")
     with pytest.raises(KeyError, match="no slot"):
         ManifestImages(manifest_of(paths), open_cache(tmp_path / "other.npy", tmp_path / "other.json"), CLASSES, 16,
                        train=False)
+    # merging: a source no piece holds, and a piece cached at another size, are refused
+    other = [(tmp_path / "other.npy", tmp_path / "other.json")]
+    with pytest.raises(io.BadInputError, match="lack 1 images, e.g. '.*b.png'"):
+        merge_caches(paths, other, 16, tmp_path / "merged.npy", tmp_path / "merged.json")
+    with pytest.raises(io.BadInputError, match="other.npy: images cached at 16px, expected 24px"):
+        merge_caches(paths[:1], other, 24, tmp_path / "merged.npy", tmp_path / "merged.json")
+    assert not (tmp_path / "merged.npy").exists()
 
 
 def test_manifest_transform_flips_and_crop_box():

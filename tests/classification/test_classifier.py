@@ -90,7 +90,7 @@ def test_predictions_for_the_test_split_and_purified_test_images(tiny_project):
     root = tiny_project["root"]
     manifest, _ = build_training_manifest(tiny_project["images"], Recipe(), CLASSES, 200)
     write_table(manifest, root / "train.parquet", TRAIN_MANIFEST_SCHEMA)
-    write_cache(manifest, 40, root / "cache.npy", root / "cache.json")
+    write_cache(cache_sources(manifest), 40, root / "cache.npy", root / "cache.json")
     tiny_project["occlusions"].to_parquet(root / "occlusions.parquet")
     torch.manual_seed(0)  # an untrained network: its probabilities are far from saturated
     save_classifier(root / "model.pt", build_classifier("resnet18", 3).eval(),

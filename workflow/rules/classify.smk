@@ -26,9 +26,45 @@ rule classification_manifest:
         "../scripts/classification_manifest.py"
 
 
-rule classification_cache:
+# Decoding runs in `shards` jobs per variant; an image's shard comes from its source path. The pieces
+# are temporary: once merged they would only double the disk the cache takes.
+rule classification_cache_shard:
     input:
         manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
+        code=stage_code("classification"),
+    output:
+        cache=temp(f"{RESULTS}/classify/{{variant}}/cache/{{shard}}.npy"),
+        index=temp(f"{RESULTS}/classify/{{variant}}/cache/{{shard}}.json"),
+    log:
+        f"{RESULTS}/logs/classification/cache_{{variant}}_{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/classification/cache_{{variant}}_{{shard}}.tsv"
+    wildcard_constraints:
+        variant="|".join(VARIANTS),
+        shard=r"\d+",
+    conda:
+        CONDA_ENV
+    threads: 2
+    params:
+        size=config["classification"]["resize"],
+        n_shards=config["shards"],
+    script:
+        "../scripts/classification_cache_shard.py"
+
+
+rule classification_cache_merge:
+    input:
+        manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
+        caches=expand(
+            f"{RESULTS}/classify/{{variant}}/cache/{{shard}}.npy",
+            shard=SHARDS,
+            allow_missing=True,
+        ),
+        indexes=expand(
+            f"{RESULTS}/classify/{{variant}}/cache/{{shard}}.json",
+            shard=SHARDS,
+            allow_missing=True,
+        ),
         code=stage_code("classification"),
     output:
         cache=f"{RESULTS}/classify/{{variant}}/images.npy",
@@ -41,11 +77,10 @@ rule classification_cache:
         variant="|".join(VARIANTS),
     conda:
         CONDA_ENV
-    threads: 2
     params:
         size=config["classification"]["resize"],
     script:
-        "../scripts/classification_cache.py"
+        "../scripts/classification_cache_merge.py"
 
 
 rule classification_train:

@@ -6,6 +6,11 @@ manifest once, resizes it to a square ``size`` (the aspect ratio is not kept: le
 centred and the crops that follow are square), and stores it as (N, size, size, 3) uint8 in a ``.npy``
 file that training and prediction memory-map. A JSON sidecar lists the source paths in slot order, so a
 cache built from another manifest is refused instead of silently feeding the wrong pixels.
+
+The decoding runs in shards (one job each in the workflow): an image's shard comes from its source path
+(:func:`melanoflow.manifest.shard_of`), so every row using an image lands in the same piece. A cheap merge
+copies the pieces into the variant's cache in the manifest's slot order, which therefore does not depend
+on the number of shards.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +29,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from melanoflow import io
+from melanoflow.classification.manifests import read_training_manifest
+from melanoflow.manifest import select_shard
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,11 @@ def load_resized(path: str | os.PathLike, size: int) -> np.ndarray:
 def cache_sources(manifest: pd.DataFrame) -> list[str]:
     """The distinct source images of a manifest, in order of first appearance (the cache's slot order)."""
     return list(pd.unique(manifest["source_path"]))
+
+
+def shard_sources(manifest: pd.DataFrame, shard: int, n_shards: int) -> list[str]:
+    """The distinct source images of ``manifest`` that belong to ``shard`` of ``n_shards``."""
+    return cache_sources(select_shard(manifest, shard, n_shards, key="source_path"))
 
 
 @dataclass
@@ -72,25 +84,58 @@ def build_cache(paths: Sequence[str], size: int, threads: int = 1) -> ImageCache
     return ImageCache(pixels, {path: slot for slot, path in enumerate(paths)})
 
 
-def write_cache(manifest: pd.DataFrame, size: int, cache_path: str | os.PathLike, index_path: str | os.PathLike,
-                threads: int = 1) -> None:
-    """Decode every source image of ``manifest`` once into the memory-mappable ``cache_path`` (.npy)."""
-    paths = cache_sources(manifest)
-    log.info("caching %d distinct images of %d manifest rows at %dpx", len(paths), len(manifest), size)
+def write_slots(sources: Sequence[str], size: int, cache_path: str | os.PathLike, index_path: str | os.PathLike,
+                fill: Callable[[np.ndarray], None]) -> None:
+    """Write a cache of ``sources`` whose pixels ``fill`` puts into the (len(sources), size, size, 3) memmap."""
     with io.atomic_path(cache_path) as tmp:
-        pixels = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3))
-        decode_all(paths, size, pixels, threads)
+        pixels = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(sources), size, size, 3))
+        fill(pixels)
         pixels.flush()
         del pixels
-    io.write_json(index_path, {"size": size, "sources": paths})
+    io.write_json(index_path, {"size": size, "sources": list(sources)})
 
 
-def write_manifest_cache(manifest_path: str | os.PathLike, size: int, cache_path: str | os.PathLike,
-                         index_path: str | os.PathLike, threads: int = 1) -> None:
-    """Workflow entry point: the cache of a training manifest's images."""
-    from melanoflow.classification.manifests import read_training_manifest
+def write_cache(sources: Sequence[str], size: int, cache_path: str | os.PathLike, index_path: str | os.PathLike,
+                threads: int = 1) -> None:
+    """Decode each of ``sources`` once into the memory-mappable ``cache_path`` (.npy), in that slot order."""
+    log.info("caching %d distinct images at %dpx", len(sources), size)
+    write_slots(sources, size, cache_path, index_path, lambda pixels: decode_all(sources, size, pixels, threads))
 
-    write_cache(read_training_manifest(manifest_path), size, cache_path, index_path, threads)
+
+def merge_caches(sources: Sequence[str], pieces: Sequence[tuple[str | os.PathLike, str | os.PathLike]], size: int,
+                 cache_path: str | os.PathLike, index_path: str | os.PathLike) -> None:
+    """One cache of ``sources`` (in that slot order), copied from the (cache, index) ``pieces`` holding them."""
+    located = {}
+    for cache_file, index_file in pieces:
+        piece = open_cache(cache_file, index_file)
+        if piece.size != size:
+            raise io.BadInputError(f"{cache_file}: images cached at {piece.size}px, expected {size}px")
+        located.update({source: (piece, slot) for source, slot in piece.slots.items()})
+    missing = [source for source in sources if source not in located]
+    if missing:
+        raise io.BadInputError(f"cache pieces {[str(cache) for cache, _ in pieces]} lack {len(missing)} images, "
+                               f"e.g. {missing[0]!r}")
+
+    def copy_pieces(pixels: np.ndarray) -> None:
+        for slot, source in enumerate(tqdm(sources, desc="merging cache pieces", mininterval=5)):
+            piece, piece_slot = located[source]
+            pixels[slot] = piece.pixels[piece_slot]
+
+    log.info("merging %d cache pieces into %d images at %dpx", len(pieces), len(sources), size)
+    write_slots(sources, size, cache_path, index_path, copy_pieces)
+
+
+def write_manifest_cache_shard(manifest_path: str | os.PathLike, shard: int, n_shards: int, size: int,
+                               cache_path: str | os.PathLike, index_path: str | os.PathLike, threads: int = 1) -> None:
+    """Workflow entry point: the cache piece of one shard of a training manifest's images."""
+    write_cache(shard_sources(read_training_manifest(manifest_path), shard, n_shards), size, cache_path,
+                index_path, threads)
+
+
+def merge_manifest_cache(manifest_path: str | os.PathLike, pieces: Sequence[tuple[str, str]], size: int,
+                         cache_path: str | os.PathLike, index_path: str | os.PathLike) -> None:
+    """Workflow entry point: a training manifest's image cache, from the pieces of its shards."""
+    merge_caches(cache_sources(read_training_manifest(manifest_path)), pieces, size, cache_path, index_path)
 
 
 def open_cache(cache_path: str | os.PathLike, index_path: str | os.PathLike) -> ImageCache:
