@@ -24,6 +24,7 @@ from melanoflow.benchmarking import best_of, conv_flops, matmul_tflops
 from melanoflow.io import write_json, write_text
 from melanoflow.runtime import autocast, cpu_supports_bf16, select_device
 from melanoflow.segmentation.model import PAPER, DilatedUNet
+from melanoflow.segmentation.train import train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_FLOPS_PER_FORWARD = 3
@@ -54,13 +55,8 @@ def measure(device: torch.device, batch: int, repeats: int, mixed_precision: boo
         with autocast(device, enabled=mixed_precision):
             model.predict_proba(inputs)
 
-    def train_step():
-        with autocast(device, enabled=mixed_precision):
-            logits = model(inputs)
-        loss = loss_fn(logits.float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    def one_train_step():
+        train_step(model, inputs, targets, optimizer, loss_fn, device, mixed_precision)
 
     model.eval()
     seconds, ceiling = timed_against_ceiling(infer, repeats, dtype, device)
@@ -75,7 +71,7 @@ def measure(device: torch.device, batch: int, repeats: int, mixed_precision: boo
     if train:
         model.train()
         # one timed step after one warm-up: a step of the full network takes seconds to tens of seconds
-        seconds, ceiling = timed_against_ceiling(train_step, 1, dtype, device)
+        seconds, ceiling = timed_against_ceiling(one_train_step, 1, dtype, device)
         tflops = TRAINING_FLOPS_PER_FORWARD * forward_flops / seconds / 1e12
         row |= {
             "training_images_per_s": batch / seconds,

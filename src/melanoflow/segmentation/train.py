@@ -54,16 +54,22 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
     total, images = 0.0, 0
     for inputs, targets in tqdm(loader, desc="training", leave=False):
         inputs = inputs.to(device).contiguous(memory_format=torch.channels_last)
-        targets = targets.to(device)
-        with autocast(device, enabled=mixed_precision):
-            logits = model(inputs)
-        loss = loss_fn(logits.float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loss = train_step(model, inputs, targets.to(device), optimizer, loss_fn, device, mixed_precision)
         total += loss.item() * len(inputs)
         images += len(inputs)
     return total / images
+
+
+def train_step(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, optimizer: torch.optim.Optimizer,
+               loss_fn: nn.Module, device: torch.device, mixed_precision: bool) -> torch.Tensor:  # fmt: skip
+    """One optimisation step (the loss in fp32 even under autocast); returns the detached loss."""
+    with autocast(device, enabled=mixed_precision):
+        logits = model(inputs)
+    loss = loss_fn(logits.float(), targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
 
 
 @torch.no_grad()
