@@ -61,7 +61,8 @@ SchedulerType=sched/builtin
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=1000
-MinJobAge=300
+# Keep finished jobs queryable by scontrol for the whole test (the tiny DAG takes minutes).
+MinJobAge=3600
 ReturnToService=2
 MpiDefault=none
 GresTypes=gpu

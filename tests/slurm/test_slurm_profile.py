@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from melanoflow import gpuslots
 
@@ -22,12 +23,16 @@ pytestmark = pytest.mark.slurm
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 TINY_CONFIGS = [str(REPO / "config" / "demo.yaml"), str(REPO / "tests" / "e2e" / "tiny.yaml")]
-# The data part of the tiny demo DAG: generated archives -> ingest (every image and mask extracted). The
-# model stages take minutes even at tiny size, too long to run twice (locally and through SLURM) in CI.
-TARGETS = ["results/manifests/images.parquet"]
+# The whole tiny demo DAG (every rule of every stage), through SLURM and, for reference, locally.
+TARGETS: list[str] = []
+PROFILE = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+# Outputs compared byte for byte with the local run: everything the data stages make. Trained models and
+# what they predict are compared by content below; logs, benchmarks, training histories (wall-clock
+# times) and figures are not compared.
+EXACT_PREFIXES = ("results/manifests/images.parquet", "results/manifests/quarantine.parquet", "results/images/")
 # A cluster poll every 5 s instead of 40 s; `sacct` needs slurmdbd, which this cluster does without.
 TEST_SLURM_OPTIONS = ["--slurm-init-seconds-before-status-checks", "5", "--slurm-status-command", "squeue"]
-DAG_SECONDS = 240
+DAG_SECONDS = 1500
 
 
 @pytest.fixture(scope="module")
@@ -96,36 +101,55 @@ def test_tiny_dag_runs_through_slurm_with_the_profiles_resources_and_matches_a_l
         tmp_path / "local", dict(os.environ), "--profile", str(REPO / "profiles" / "default")
     )
     assert "Nothing to be done" not in finished(slurm_run)
-    finished(local_run)
+    local_output = finished(local_run)
 
     # Every job went through SLURM, finished there, and got the resources profiles/slurm gives its rule.
-    jobs = {
-        record["Comment"].removeprefix("rule_"): record
-        for record in job_records(slurm_cluster, tmp_path / "slurm")
-    }
-    assert sorted(jobs) == ["demo_archives", "ingest"]
-    assert {job["JobState"] for job in jobs.values()} == {"COMPLETED"}
-    assert {
-        name: (job["Partition"], job["TimeLimit"], job["MinMemoryNode"]) for name, job in jobs.items()
-    } == {
-        "demo_archives": ("cpu", "00:30:00", "4000M"),  # default-resources
-        "ingest": ("cpu", "01:00:00", "8000M"),  # set-resources
-    }
-    assert jobs["ingest"]["NumCPUs"] == "2"  # the rule's threads
-    slurm_logs = sorted(
-        path.parent.name for path in (tmp_path / "slurm" / ".snakemake" / "slurm_logs").rglob("*.log")
-    )
-    assert slurm_logs == ["rule_demo_archives", "rule_ingest"]
+    records = job_records(slurm_cluster, tmp_path / "slurm")
+    assert {record["JobState"] for record in records} == {"COMPLETED"}
+    jobs_per_rule: dict[str, int] = {}
+    for record in records:
+        rule = record["Comment"].removeprefix("rule_").split("_wildcards_")[0]
+        jobs_per_rule[rule] = jobs_per_rule.get(rule, 0) + 1
+        assert resources_of(record) == expected_resources(rule), rule
+        if PROFILE["set-resources"].get(rule, {}).get("gpu"):
+            assert "gres/gpu=1" in record.get("TRES", "") or "gpu:1" in record.get("TresPerJob", ""), rule
+    assert jobs_per_rule == local_jobs_per_rule(local_output)
+    assert jobs_per_rule["ingest"] == 1 and jobs_per_rule["segment_predict"] == 2  # one job per shard
 
-    # The same targets run locally gave the same files.
+    # The same DAG run locally gave the same data and the same kinds of model outputs.
     slurm_files, local_files = produced_files(tmp_path / "slurm"), produced_files(tmp_path / "local")
     assert sorted(slurm_files) == sorted(local_files)
-    assert len(slurm_files) > 100  # the manifest and every extracted image and mask
-    for name, path in slurm_files.items():
+    exact = [name for name in slurm_files if name.startswith(EXACT_PREFIXES)]
+    assert len(exact) > 100  # the manifest and every extracted image and mask
+    for name in exact:
+        path = slurm_files[name]
         if path.suffix == ".parquet":
             pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(local_files[name]))
         else:
             assert path.read_bytes() == local_files[name].read_bytes(), name
+    for name in [name for name in slurm_files if name.startswith("results/predictions/")]:
+        ours, theirs = pd.read_parquet(slurm_files[name]), pd.read_parquet(local_files[name])
+        pd.testing.assert_frame_equal(ours[["image_id", "dataset", "label"]], theirs[["image_id", "dataset", "label"]])
+        assert list(ours.columns) == list(theirs.columns)
+    assert (tmp_path / "slurm" / "results" / "reports" / "comparison.md").is_file()
+
+
+def resources_of(record: dict[str, str]) -> tuple[str, str, str]:
+    return record["Partition"], record["TimeLimit"], record["MinMemoryNode"]
+
+
+def expected_resources(rule: str) -> tuple[str, str, str]:
+    """Partition, time limit and memory that profiles/slurm asks for ``rule`` (set-resources over defaults)."""
+    resources = PROFILE["default-resources"] | PROFILE["set-resources"].get(rule, {})
+    hours, minutes = divmod(int(resources["runtime"]), 60)
+    return resources["slurm_partition"], f"{hours:02d}:{minutes:02d}:00", f"{resources['mem_mb']}M"
+
+
+def local_jobs_per_rule(output: str) -> dict[str, int]:
+    """Jobs per rule from the local run's 'Job stats' table (the target rule `all` runs no job on SLURM)."""
+    table = output.split("Job stats:", 1)[1].split("total", 1)[0]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)\s*$", table, flags=re.MULTILINE))
+    return {rule: int(count) for rule, count in counts.items() if rule not in ("all", "job", "count")}
 
 
 def test_gpu_jobs_get_distinct_gpus_from_slurm_and_keep_them_in_gpuslots(slurm_cluster, tmp_path):
