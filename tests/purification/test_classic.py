@@ -9,6 +9,7 @@ import pytest
 from melanoflow.purification.classic import (
     ClassicSettings,
     detect_occlusions,
+    luminance,
     normalized_convolution_fill,
     purify_classic,
 )
@@ -16,6 +17,8 @@ from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazo
 from melanoflow.purification.metrics import psnr
 
 PAPER = ClassicSettings(remove_inside_lesion=False)
+SKIN_RGB = (205, 150, 128)
+HAIR_RGB = (30, 22, 18)
 
 
 @pytest.mark.parametrize("fill", ["normalized", "closing", "telea"])
@@ -25,7 +28,9 @@ def test_dark_line_over_lesion_free_skin_is_removed(make_scene, fill):
     assert result.occlusion[hair].mean() > 0.98
     assert psnr(image, clean, hair) < 15  # the hair is really there...
     assert psnr(result.image, clean, hair) > 32  # ...and gone afterwards
-    assert psnr(result.image, clean, ~result.occlusion) == float("inf")  # nothing else was touched
+    np.testing.assert_array_equal(result.image[~result.occlusion], image[~result.occlusion])  # nothing else moved
+    # what the mask leaves of the hair is its faintest fringe, shallower than fringe_depth
+    assert psnr(result.image, clean, ~result.occlusion) > 50
 
 
 def test_hair_free_skin_is_left_alone(make_scene):
@@ -57,7 +62,7 @@ def test_hair_crossing_the_lesion_is_removed_without_touching_lesion_texture(mak
     inside_hair = hair & lesion
     assert result.occlusion[inside_hair].mean() > 0.95
     assert psnr(result.image, clean, inside_hair) > psnr(image, clean, inside_hair) + 10
-    # the globules (texture) stay exactly as they were more than 7 px (element + margin) from the hair
+    # the globules (texture) stay exactly as they were more than 7 px (element + fringe) from the hair
     away_from_hair = lesion & ~cv2.dilate(hair.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
     np.testing.assert_array_equal(result.image[away_from_hair], image[away_from_hair])
 
@@ -73,7 +78,7 @@ def agreement(first: np.ndarray, second: np.ndarray, tolerance: int = 1) -> floa
 
 
 def test_masks_match_across_resolutions(make_scene):
-    """The same scene at 800x600 and 400x300: element, margin and areas scale, so the masks agree."""
+    """The same scene at 800x600 and 400x300: element and areas scale, so the masks agree."""
     large_image, _, large_lesion, _ = make_scene(600, 800, with_lesion=True, hair=True, hair_width=0.01)
     small_image, _, small_lesion, small_hair = make_scene(300, 400, with_lesion=True, hair=True, hair_width=0.01)
     small = detect_occlusions(small_image, small_lesion, ClassicSettings())
@@ -116,3 +121,36 @@ def test_normalized_fill_by_hand():
     np.testing.assert_array_equal(filled, image)  # every hole pixel gets its side's value, nothing else moves
     everything = normalized_convolution_fill(image, np.ones((40, 60), bool), sigma=1.0)
     assert everything.shape == image.shape  # no valid pixel at all: terminates (with zeros)
+
+
+def blurred_line_on_flat_skin() -> tuple[np.ndarray, np.ndarray]:
+    """A dark line whose edge is smeared by a blur over 2-3 px, on flat skin: (image, darkening in L units)."""
+    clean = np.full((300, 400, 3), SKIN_RGB, np.uint8)
+    coverage = np.zeros((300, 400), np.float32)
+    cv2.line(coverage, (20, 150), (380, 150), 1.0, 2)
+    coverage = cv2.GaussianBlur(coverage, (0, 0), 1.2)
+    image = np.round(clean * (1 - coverage[..., None]) + np.array(HAIR_RGB) * coverage[..., None]).astype(np.uint8)
+    darkening = luminance(clean).astype(np.int16) - luminance(image)
+    return image, darkening
+
+
+def test_fringe_growth_takes_the_visible_edge_and_only_it():
+    image, darkening = blurred_line_on_flat_skin()
+    settings = ClassicSettings()
+    with_fringe = detect_occlusions(image, None, settings)
+    core_only = detect_occlusions(image, None, replace(settings, fringe_reach=0))
+    visible_edge = darkening > round(settings.fringe_depth * 255)
+    assert (visible_edge & ~core_only).sum() > 100  # the threshold alone leaves the smeared edge behind...
+    assert with_fringe[visible_edge].all()  # ...the fringe growth takes all of it...
+    assert not with_fringe[darkening == 0].any()  # ...and not one pixel the line left unchanged
+
+
+def test_fringe_never_grows_from_the_background_into_the_lesion():
+    image, _ = blurred_line_on_flat_skin()
+    lesion = np.zeros(image.shape[:2], bool)
+    lesion[:, 200:] = True
+    # the part of the line inside the "lesion" is too short and faint to count as a hair there
+    settings = replace(ClassicSettings(), remove_inside_lesion=False)
+    found = detect_occlusions(image, lesion, settings)
+    assert found[:, :200].any()
+    assert not (found & lesion).any()

@@ -9,10 +9,15 @@ measured better and faster (bench/bench_purification.py).
 
 Here every length is given at that 400x400 reference and multiplied by ``sqrt(height * width) / 400``,
 and every area by the square of that factor, so that the same scene photographed at two resolutions
-gives the same mask. The one exception is the ``margin`` grown around each hair, which is in pixels:
-the soft fringe it covers comes from anti-aliasing, demosaicing and JPEG, whose width is a pixel or two
-at any resolution. The threshold is on L normalised to [0, 1]: the depth of the closing's black-hat
-response to a dark line does not depend on the pixel count once the element covers the line.
+gives the same mask. The exceptions are the fringe settings (``fringe_reach``, ``margin``), which are in
+pixels: the soft fringe of a hair comes from anti-aliasing, demosaicing and JPEG, whose width is a pixel
+or two at any resolution. The threshold is on L normalised to [0, 1]: the depth of the closing's
+black-hat response to a dark line does not depend on the pixel count once the element covers the line.
+
+The threshold finds a hair's core; its fringe is added where it is visibly there (see
+:func:`grow_into_fringe`) rather than by a fixed margin, because every pixel put into the mask is
+replaced by an estimate of the skin, and a needlessly wide mask both blurs real skin and pushes the
+estimate for the hair's own pixels farther from the skin it is made of.
 
 Beyond the paper, ``remove_inside_lesion`` also removes hairs where they cross the lesion (the paper's
 overlay keeps them). Inside the lesion only long thin lines count: the black-hat response is opened with
@@ -45,13 +50,15 @@ class ClassicSettings:
     threshold: float = 0.1  # black-hat depth on L in [0, 1] that marks an occlusion; the paper's 0.1
     min_area: float = 12.0  # connected occlusion pieces smaller than this are noise (skin pores, specks)
     background_closing_radius: float = 1.0  # closing of the background occlusion mask: fills its holes
-    margin: int = 2  # pixels (not scaled): the mask grows this much to take the hair's soft fringe too
+    margin: int = 0  # pixels (not scaled): fixed growth of the mask, on top of the fringe growth
+    fringe_depth: float = 0.025  # L in [0, 1]: a neighbour this much darker than the skin around is fringe
+    fringe_reach: int = 3  # pixels (not scaled): how far the fringe growth may reach from the core
     fill: str = "normalized"  # how occluded pixels are replaced: see fill_occlusions
     lesion_overlay: bool = True  # lay the segmented lesion back over the result (paper)
     remove_inside_lesion: bool = True  # also remove long thin structures inside the lesion (beyond paper)
     inside_threshold: float = 0.07  # black-hat depth inside the lesion (a hair is fainter on dark lesion)
     line_length: float = 11.0  # inside the lesion, a structure must contain a straight run this long
-    line_orientations: int = 12  # number of line-element orientations tried inside the lesion
+    line_orientations: int = 24  # line-element orientations; 15-degree steps let a thin oblique hair slip
 
     @classmethod
     def from_config(cls, section: dict) -> ClassicSettings:
@@ -132,8 +139,9 @@ def detect_occlusions(rgb: np.ndarray, lesion: np.ndarray | None, settings: Clas
     threshold = round(settings.threshold * 255)
     candidates = drop_small_components(blackhat > threshold, settings.min_area * scale**2)
     margin = settings.margin
+    sigma = fill_sigma(rgb.shape, settings)
     if lesion is None or not settings.lesion_overlay:
-        return grow(candidates, margin)
+        return grow_into_fringe(lightness, grow(candidates, margin), None, settings, sigma)
     background = ~lesion
     # Holes in the background mask (gaps along a hair where the threshold flickered) are closed.
     closing_radius = scaled_radius(settings.background_closing_radius, scale, minimum=0)
@@ -141,9 +149,35 @@ def detect_occlusions(rgb: np.ndarray, lesion: np.ndarray | None, settings: Clas
     if closing_radius:
         outside = cv2.morphologyEx(outside.astype(np.uint8), cv2.MORPH_CLOSE, disc(closing_radius)).astype(bool)
     occlusion = grow(outside, margin) & background
+    # The fringe may grow into the lesion only beside a hair found inside it, never from the background.
+    fringe_allowed = background
     if settings.remove_inside_lesion:
-        inside = hairs_inside_lesion(lightness, blackhat, lesion, outside, element, settings, scale)
-        occlusion |= grow(inside, margin) & lesion
+        inside = grow(hairs_inside_lesion(lightness, blackhat, lesion, outside, element, settings, scale),
+                      margin) & lesion
+        occlusion |= inside
+        fringe_allowed = fringe_allowed | grow(inside, settings.fringe_reach)
+    return grow_into_fringe(lightness, occlusion, fringe_allowed, settings, sigma)
+
+
+def grow_into_fringe(lightness: np.ndarray, occlusion: np.ndarray, allowed: np.ndarray | None,
+                     settings: ClassicSettings, sigma: float) -> np.ndarray:
+    """Add the connected pixels next to the mask that are darker than the skin around them.
+
+    The skin is estimated by the same fill that later replaces the mask, over the mask grown by
+    ``fringe_reach`` (so the estimate for the fringe does not lean on the fringe itself). Pixels darker
+    than it by ``fringe_depth`` and connected to the mask within ``fringe_reach`` steps join it: the
+    hair's anti-aliased, blurred or JPEG-smeared edge, however wide it happens to be along the hair.
+    """
+    reach = settings.fringe_reach
+    if reach == 0 or not occlusion.any():
+        return occlusion
+    region = grow(occlusion, reach)
+    if allowed is not None:
+        region &= allowed | occlusion
+    skin = normalized_convolution_fill(lightness, region, sigma)
+    fringe = region & (skin.astype(np.int16) - lightness > round(settings.fringe_depth * 255))
+    for _ in range(reach):
+        occlusion = occlusion | (grow(occlusion, 1) & fringe)
     return occlusion
 
 
@@ -159,7 +193,8 @@ def hairs_inside_lesion(lightness: np.ndarray, blackhat: np.ndarray, lesion: np.
     """
     length = scaled_radius(settings.line_length, scale, minimum=3)
     threshold = round(settings.inside_threshold * 255)
-    seeds = grow(outside, 2)
+    # where a hair enters the lesion it can match the lesion's rim in lightness and vanish for a few pixels
+    seeds = grow(outside, length // 2)
     dark = linear_structures(blackhat, lesion, length, settings.line_orientations, threshold)
     long_dark = linear_structures(blackhat, lesion, 2 * length, settings.line_orientations, threshold)
     tophat = cv2.morphologyEx(lightness, cv2.MORPH_TOPHAT, element)
@@ -208,8 +243,7 @@ def fill_occlusions(rgb: np.ndarray, occlusion: np.ndarray, settings: ClassicSet
     if not occlusion.any():
         return rgb.copy()
     scale = scale_factor(rgb.shape, settings.reference_size)
-    # the reach must cover half a hair plus the margin grown around it
-    radius = scaled_radius(settings.element_radius, scale) + settings.margin
+    radius = fill_radius(scale, settings)
     if settings.fill == "telea":
         return cv2.inpaint(rgb, occlusion.astype(np.uint8), radius, cv2.INPAINT_TELEA)
     if settings.fill == "closing":
@@ -217,15 +251,27 @@ def fill_occlusions(rgb: np.ndarray, occlusion: np.ndarray, settings: ClassicSet
     return normalized_convolution_fill(rgb, occlusion, sigma=radius / 3)
 
 
+def fill_radius(scale: float, settings: ClassicSettings) -> int:
+    """Reach of the fill: half a hair (the element radius) plus the margin grown around it."""
+    return scaled_radius(settings.element_radius, scale) + settings.margin
+
+
+def fill_sigma(shape: tuple[int, ...], settings: ClassicSettings) -> float:
+    return fill_radius(scale_factor(shape, settings.reference_size), settings) / 3
+
+
 def normalized_convolution_fill(rgb: np.ndarray, occlusion: np.ndarray, sigma: float) -> np.ndarray:
     """Occluded pixels become the Gaussian-weighted mean of the valid pixels around them.
+
+    ``rgb`` may also be a single-channel image.
 
     Pixels with too little valid weight nearby (deep inside a wide gap) wait for a wider Gaussian, so each
     pixel is estimated at the finest scale that has support. OpenCV's stack blur approximates the Gaussian
     at a cost independent of its width.
     """
     valid = (~occlusion).astype(np.float32)
-    values = rgb.astype(np.float32) * valid[..., None]
+    channels = (...,) + (None,) * (rgb.ndim - 2)  # broadcast the weight over colour channels, if any
+    values = rgb.astype(np.float32) * valid[channels]
     filled = rgb.copy()
     pending = occlusion
     while pending.any():
@@ -234,7 +280,8 @@ def normalized_convolution_fill(rgb: np.ndarray, occlusion: np.ndarray, sigma: f
         # the widest pass (as wide as the image) takes whatever is left
         reached = pending if side >= max(rgb.shape[:2]) else pending & (weight > MIN_SUPPORT)
         rows, columns = np.nonzero(reached)
-        estimate = cv2.stackBlur(values, (side, side))[rows, columns] / np.maximum(weight[rows, columns, None], 1e-6)
+        support = np.maximum(weight[rows, columns][channels], 1e-6)
+        estimate = cv2.stackBlur(values, (side, side))[rows, columns] / support
         filled[rows, columns] = np.clip(np.round(estimate), 0, 255).astype(np.uint8)
         pending = pending & ~reached
         sigma *= 1.5
