@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from skimage.morphology import remove_small_holes
 
 from melanoflow.purification.base import Purification, settings_from_section
 
@@ -49,7 +50,7 @@ class ClassicSettings:
     element_radius: float = 3.0  # closing element (disc) radius; the paper's 3 at 400x400
     threshold: float = 0.1  # black-hat depth on L in [0, 1] that marks an occlusion; the paper's 0.1
     min_area: float = 12.0  # connected occlusion pieces smaller than this are noise (skin pores, specks)
-    background_closing_radius: float = 1.0  # closing of the background occlusion mask: fills its holes
+    background_hole_area: float = 20.0  # holes of the background occlusion mask up to this area are closed
     margin: int = 0  # pixels (not scaled): fixed growth of the mask, on top of the fringe growth
     fringe_depth: float = 0.025  # L in [0, 1]: a neighbour this much darker than the skin around is fringe
     fringe_reach: int = 3  # pixels (not scaled): how far the fringe growth may reach from the core
@@ -143,11 +144,13 @@ def detect_occlusions(rgb: np.ndarray, lesion: np.ndarray | None, settings: Clas
     if lesion is None or not settings.lesion_overlay:
         return grow_into_fringe(lightness, grow(candidates, margin), None, settings, sigma)
     background = ~lesion
-    # Holes in the background mask (gaps along a hair where the threshold flickered) are closed.
-    closing_radius = scaled_radius(settings.background_closing_radius, scale, minimum=0)
+    # Holes in the background mask (where the threshold flickered inside a wide hair or a ruler mark) are
+    # closed. Only enclosed holes: a morphological closing would also bridge the skin between two hairs
+    # or ruler ticks, and every pixel in the mask is replaced by an estimate (bench_purification.py).
     outside = candidates & background
-    if closing_radius:
-        outside = cv2.morphologyEx(outside.astype(np.uint8), cv2.MORPH_CLOSE, disc(closing_radius)).astype(bool)
+    hole_area = settings.background_hole_area * scale**2
+    if hole_area >= 1:
+        outside = remove_small_holes(outside, max_size=int(hole_area))
     occlusion = grow(outside, margin) & background
     # The fringe may grow into the lesion only beside a hair found inside it, never from the background.
     fringe_allowed = background
