@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from melanoflow.demo.generate import HAIR_VISIBLE_CHANGE
 from melanoflow.purification.classic import (
     ClassicSettings,
     detect_occlusions,
@@ -154,3 +155,34 @@ def test_fringe_never_grows_from_the_background_into_the_lesion():
     found = detect_occlusions(image, lesion, settings)
     assert found[:, :200].any()
     assert not (found & lesion).any()
+
+
+def test_grey_hair_is_followed_across_a_soft_lesion_rim(make_scene):
+    """A grey hair is darker than skin but lighter than the lesion: on the rim it matches both and vanishes.
+
+    It must still be found inside the lesion as the continuation of the hair found outside.
+    """
+    image, clean, lesion, hair = make_scene(300, 400, with_lesion=True, hair=False)
+    rim = cv2.GaussianBlur(lesion.astype(np.float32), (0, 0), 2)[..., None]
+    clean = np.round(np.array(SKIN_RGB) * (1 - rim) + np.array((95, 60, 40)) * rim).astype(np.uint8)
+    image = clean.copy()
+    cv2.line(image, (20, 40), (380, 260), (120, 115, 110), 3, cv2.LINE_AA)
+    hair = np.abs(image.astype(np.int16) - clean).max(axis=2) > HAIR_VISIBLE_CHANGE
+    found = detect_occlusions(image, lesion, ClassicSettings())
+    inside = hair & lesion
+    assert found[hair & ~lesion].mean() > 0.9
+    assert found[inside].mean() > 0.8
+
+
+def test_thin_oblique_hair_inside_the_lesion_needs_the_finer_orientations(make_scene):
+    """A 1-px hair at 7.5 degrees lies between the 15-degree steps of 12 line elements and slips through."""
+    image, clean, lesion, _ = make_scene(600, 800, with_lesion=True, hair=False)
+    angle = np.deg2rad(7.5)
+    start, end = np.array([0.0, 200.0]), np.array([800.0, 200.0 + 800 * np.tan(angle)])
+    cv2.line(image, tuple(start.round().astype(int)), tuple(end.round().astype(int)), HAIR_RGB, 1, cv2.LINE_AA)
+    hair = np.abs(image.astype(np.int16) - clean).max(axis=2) > HAIR_VISIBLE_CHANGE
+    inside = hair & lesion
+    finer = detect_occlusions(image, lesion, ClassicSettings(line_orientations=24))
+    coarser = detect_occlusions(image, lesion, ClassicSettings(line_orientations=12))
+    assert finer[inside].mean() > 0.8
+    assert coarser[inside].mean() < 0.5
