@@ -12,7 +12,7 @@ from melanoflow.io import BadInputError, write_image
 from melanoflow.manifest import IMAGES_SCHEMA, write_images_manifest
 from melanoflow.purification import train as train_module
 from melanoflow.purification.classic import ClassicSettings
-from melanoflow.purification.network import InpaintingLoss, NetworkPurifier, load_vgg16_features
+from melanoflow.purification.network import InpaintingLoss, NetworkPurifier, load_vgg16_features, to_image
 from melanoflow.purification.train import train_network
 from tests.purification.conftest import scene
 
@@ -122,3 +122,21 @@ def test_interrupted_training_resumes_exactly(training_inputs, monkeypatch):
     resumed = torch.load(folder / "resumed.pt", weights_only=True)
     for key, value in straight["model"].items():
         torch.testing.assert_close(resumed["model"][key], value)
+
+
+def test_training_crops_keep_the_image_resolution(training_inputs):
+    """Targets are windows of the purified image at its own resolution, so hairs keep their width in pixels."""
+    folder, params = training_inputs
+    rows = train_module.with_lesion_masks(pd.read_parquet(folder / "images.parquet"),
+                                          pd.read_parquet(folder / "masks.parquet"), "masks")
+    pairs = train_module.PurificationPairs(rows, ClassicSettings(), size=32, strokes=0, seed=200)
+    _, valid, target = pairs[(0, 0, 0)]
+    row = rows.iloc[0]
+    purified = train_module.purify_classic(train_module.read_image(row.image_path),
+                                           train_module.read_lesion(row.lesion_mask_path, (48, 64)),
+                                           ClassicSettings()).image
+    target = to_image(target)
+    windows = [purified[top : top + 32, left : left + 32] for top in range(17) for left in range(33)]
+    windows += [window[:, ::-1] for window in windows]
+    assert any(np.array_equal(target, window) for window in windows)
+    assert valid.shape == (1, 32, 32)

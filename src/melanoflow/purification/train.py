@@ -1,7 +1,8 @@
 """Training the purification network on (original, classically purified) pairs plus random masks.
 
-Each example is a training-split image, resized so its short side is ``image_size`` and randomly cropped
-square (with a random flip). Its holes are the classic method's occlusion mask plus random strokes (the
+Each example is a random ``image_size`` square crop of a training-split image at the image's own
+resolution (with a random flip): the network later fills holes in whole images at their own resolution,
+so hairs must be as many pixels wide in training as there. Images smaller than a crop are enlarged. Its holes are the classic method's occlusion mask plus random strokes (the
 paper's "random masking"), so the network learns to fill both hairs and arbitrary gaps; the target is
 the classically purified image. Optimisation follows the paper: Adam (betas 0.5, 0.99) at ``adam_lr``
 for ``adam_steps``, then SGD with momentum 0.9 at ``sgd_lr`` for ``sgd_steps``. A checkpoint beside the
@@ -74,10 +75,11 @@ class PurificationPairs(Dataset):
         image = read_image(row.image_path)
         purified = purify_classic(image, read_lesion(row.lesion_mask_path, image.shape[:2]), self.classic)
         height, width = image.shape[:2]
-        factor = self.size / min(height, width)
-        shape = (max(self.size, round(width * factor)), max(self.size, round(height * factor)))
-        stack = np.dstack([cv2.resize(part, shape, interpolation=cv2.INTER_AREA)
-                           for part in (image, purified.image, purified.occlusion.astype(np.uint8) * 255)])
+        stack = np.dstack([image, purified.image, purified.occlusion.astype(np.uint8) * 255])
+        if min(height, width) < self.size:
+            factor = self.size / min(height, width)
+            shape = (max(self.size, round(width * factor)), max(self.size, round(height * factor)))
+            stack = cv2.resize(stack, shape, interpolation=cv2.INTER_LINEAR)
         top = int(rng.integers(0, stack.shape[0] - self.size + 1))
         left = int(rng.integers(0, stack.shape[1] - self.size + 1))
         stack = stack[top : top + self.size, left : left + self.size]
