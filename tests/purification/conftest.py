@@ -6,6 +6,7 @@ import pytest
 
 SKIN = (205, 150, 128)
 LESION = (110, 70, 45)
+HAIR = (30, 22, 18)
 
 
 def skin(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -37,7 +38,7 @@ def scene(height: int, width: int, with_lesion: bool, hair: bool, seed: int = 0,
     if hair:
         start, end = (round(0.05 * width), round(0.2 * height)), (round(0.95 * width), round(0.8 * height))
         thickness = max(1, round(width * hair_width))
-        cv2.line(image, start, end, (30, 22, 18), thickness, cv2.LINE_AA)
+        cv2.line(image, start, end, HAIR, thickness, cv2.LINE_AA)
         cv2.line(hair_mask, start, end, 1, thickness, cv2.LINE_8)
     return image, clean, lesion.astype(bool), hair_mask.astype(bool)
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from melanoflow.demo.generate import HAIR_VISIBLE_CHANGE
+from melanoflow.demo.generate import visibly_changed
 from melanoflow.purification.classic import (
     ClassicSettings,
     detect_occlusions,
@@ -16,10 +16,9 @@ from melanoflow.purification.classic import (
 )
 from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazor
 from melanoflow.purification.metrics import psnr
+from tests.purification.conftest import HAIR, SKIN
 
 PAPER = ClassicSettings(remove_inside_lesion=False)
-SKIN_RGB = (205, 150, 128)
-HAIR_RGB = (30, 22, 18)
 
 
 @pytest.mark.parametrize("fill", ["normalized", "closing", "telea"])
@@ -126,11 +125,11 @@ def test_normalized_fill_by_hand():
 
 def blurred_line_on_flat_skin() -> tuple[np.ndarray, np.ndarray]:
     """A dark line whose edge is smeared by a blur over 2-3 px, on flat skin: (image, darkening in L units)."""
-    clean = np.full((300, 400, 3), SKIN_RGB, np.uint8)
+    clean = np.full((300, 400, 3), SKIN, np.uint8)
     coverage = np.zeros((300, 400), np.float32)
     cv2.line(coverage, (20, 150), (380, 150), 1.0, 2)
     coverage = cv2.GaussianBlur(coverage, (0, 0), 1.2)
-    image = np.round(clean * (1 - coverage[..., None]) + np.array(HAIR_RGB) * coverage[..., None]).astype(np.uint8)
+    image = np.round(clean * (1 - coverage[..., None]) + np.array(HAIR) * coverage[..., None]).astype(np.uint8)
     darkening = luminance(clean).astype(np.int16) - luminance(image)
     return image, darkening
 
@@ -164,10 +163,10 @@ def test_grey_hair_is_followed_across_a_soft_lesion_rim(make_scene):
     """
     image, clean, lesion, hair = make_scene(300, 400, with_lesion=True, hair=False)
     rim = cv2.GaussianBlur(lesion.astype(np.float32), (0, 0), 2)[..., None]
-    clean = np.round(np.array(SKIN_RGB) * (1 - rim) + np.array((95, 60, 40)) * rim).astype(np.uint8)
+    clean = np.round(np.array(SKIN) * (1 - rim) + np.array((95, 60, 40)) * rim).astype(np.uint8)
     image = clean.copy()
     cv2.line(image, (20, 40), (380, 260), (120, 115, 110), 3, cv2.LINE_AA)
-    hair = np.abs(image.astype(np.int16) - clean).max(axis=2) > HAIR_VISIBLE_CHANGE
+    hair = visibly_changed(clean, image)
     found = detect_occlusions(image, lesion, ClassicSettings())
     inside = hair & lesion
     assert found[hair & ~lesion].mean() > 0.9
@@ -179,8 +178,8 @@ def test_thin_oblique_hair_inside_the_lesion_needs_the_finer_orientations(make_s
     image, clean, lesion, _ = make_scene(600, 800, with_lesion=True, hair=False)
     angle = np.deg2rad(7.5)
     start, end = np.array([0.0, 200.0]), np.array([800.0, 200.0 + 800 * np.tan(angle)])
-    cv2.line(image, tuple(start.round().astype(int)), tuple(end.round().astype(int)), HAIR_RGB, 1, cv2.LINE_AA)
-    hair = np.abs(image.astype(np.int16) - clean).max(axis=2) > HAIR_VISIBLE_CHANGE
+    cv2.line(image, tuple(start.round().astype(int)), tuple(end.round().astype(int)), HAIR, 1, cv2.LINE_AA)
+    hair = visibly_changed(clean, image)
     inside = hair & lesion
     finer = detect_occlusions(image, lesion, ClassicSettings(line_orientations=24))
     coarser = detect_occlusions(image, lesion, ClassicSettings(line_orientations=12))

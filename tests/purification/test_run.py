@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from melanoflow.demo.generate import HAIR_VISIBLE_CHANGE
+from melanoflow.demo.generate import visibly_changed
 from melanoflow.io import BadInputError, read_image, read_mask, write_image
 from melanoflow.manifest import (
     IMAGES_SCHEMA,
@@ -31,7 +31,7 @@ def tiny_inputs(tmp_path):
         image_id = f"ISIC_{index:07d}"
         image, clean, lesion, _ = scene(120, 160, with_lesion=True, hair=index % 2 == 0, seed=index)
         # the demo's truth: every pixel the drawn hair visibly changed
-        hair = np.abs(image.astype(np.int16) - clean).max(axis=2) > HAIR_VISIBLE_CHANGE
+        hair = visibly_changed(clean, image)
         image_path, mask_path = tmp_path / "img" / f"{image_id}.png", tmp_path / "seg" / f"{image_id}_segmentation.png"
         write_image(image_path, image)
         write_image(mask_path, lesion.astype(np.uint8) * 255)

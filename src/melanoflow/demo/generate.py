@@ -157,6 +157,11 @@ def bezier(rng: np.random.Generator, width: int, height: int, points: int = 40) 
 HAIR_VISIBLE_CHANGE = 10.0
 
 
+def visibly_changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Pixels where ``after`` differs from ``before`` by more than HAIR_VISIBLE_CHANGE in some channel."""
+    return np.abs(after.astype(np.float32) - before).max(axis=2) > HAIR_VISIBLE_CHANGE
+
+
 def draw_hairs(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     """Thin dark curved hairs; returns the mask of the pixels they visibly changed."""
     height, width = image.shape[:2]
@@ -166,8 +171,7 @@ def draw_hairs(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
         thickness = int(rng.integers(1, 3))
         path = bezier(rng, width, height)
         cv2.polylines(image, [path], False, (shade, shade * 0.8, shade * 0.7), thickness, cv2.LINE_AA)
-    changed = np.abs(image - before).max(axis=2) > HAIR_VISIBLE_CHANGE
-    return changed.astype(np.uint8) * 255
+    return visibly_changed(before, image).astype(np.uint8) * 255
 
 
 def draw_ruler(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:

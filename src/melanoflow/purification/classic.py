@@ -140,7 +140,7 @@ def detect_occlusions(rgb: np.ndarray, lesion: np.ndarray | None, settings: Clas
     threshold = round(settings.threshold * 255)
     candidates = drop_small_components(blackhat > threshold, settings.min_area * scale**2)
     margin = settings.margin
-    sigma = fill_sigma(rgb.shape, settings)
+    sigma = fill_radius(scale, settings) / 3  # the skin estimate of the fringe uses the fill's own scale
     if lesion is None or not settings.lesion_overlay:
         return grow_into_fringe(lightness, grow(candidates, margin), None, settings, sigma)
     background = ~lesion
@@ -257,10 +257,6 @@ def fill_occlusions(rgb: np.ndarray, occlusion: np.ndarray, settings: ClassicSet
 def fill_radius(scale: float, settings: ClassicSettings) -> int:
     """Reach of the fill: half a hair (the element radius) plus the margin grown around it."""
     return scaled_radius(settings.element_radius, scale) + settings.margin
-
-
-def fill_sigma(shape: tuple[int, ...], settings: ClassicSettings) -> float:
-    return fill_radius(scale_factor(shape, settings.reference_size), settings) / 3
 
 
 def normalized_convolution_fill(rgb: np.ndarray, occlusion: np.ndarray, sigma: float) -> np.ndarray:

@@ -2,11 +2,12 @@
 
 Each example is a random ``image_size`` square crop of a training-split image at the image's own
 resolution (with a random flip): the network later fills holes in whole images at their own resolution,
-so hairs must be as many pixels wide in training as there. Images smaller than a crop are enlarged. Its holes are the classic method's occlusion mask plus random strokes (the
-paper's "random masking"), so the network learns to fill both hairs and arbitrary gaps; the target is
-the classically purified image. Optimisation follows the paper: Adam (betas 0.5, 0.99) at ``adam_lr``
-for ``adam_steps``, then SGD with momentum 0.9 at ``sgd_lr`` for ``sgd_steps``. A checkpoint beside the
-output (``<output>.partial``) lets an interrupted run continue exactly.
+so hairs must be as many pixels wide in training as there. Images smaller than a crop are enlarged.
+Its holes are the classic method's occlusion mask plus random strokes (the paper's "random masking"),
+so the network learns to fill both hairs and arbitrary gaps; the target is the classically purified
+image. Optimisation follows the paper: Adam (betas 0.5, 0.99) at ``adam_lr`` for ``adam_steps``, then
+SGD with momentum 0.9 at ``sgd_lr`` for ``sgd_steps``. A checkpoint beside the output
+(``<output>.partial``) lets an interrupted run continue exactly.
 """
 
 from __future__ import annotations
