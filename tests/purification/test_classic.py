@@ -10,6 +10,8 @@ from melanoflow.demo.generate import visibly_changed
 from melanoflow.purification.classic import (
     ClassicSettings,
     detect_occlusions,
+    disc,
+    grow,
     luminance,
     normalized_convolution_fill,
     purify_classic,
@@ -28,7 +30,8 @@ def test_dark_line_over_lesion_free_skin_is_removed(make_scene, fill):
     assert result.occlusion[hair].mean() > 0.98
     assert psnr(image, clean, hair) < 15  # the hair is really there...
     assert psnr(result.image, clean, hair) > 32  # ...and gone afterwards
-    np.testing.assert_array_equal(result.image[~result.occlusion], image[~result.occlusion])  # nothing else moved
+    beside = grow(result.occlusion, 1)
+    np.testing.assert_array_equal(result.image[~beside], image[~beside])  # nothing beyond its edge moved
     # what the mask leaves of the hair is its faintest fringe, shallower than fringe_depth
     assert psnr(result.image, clean, ~result.occlusion) > 50
 
@@ -185,3 +188,80 @@ def test_thin_oblique_hair_inside_the_lesion_needs_the_finer_orientations(make_s
     coarser = detect_occlusions(image, lesion, ClassicSettings(line_orientations=12))
     assert finer[inside].mean() > 0.8
     assert coarser[inside].mean() < 0.5
+
+
+def broken_light_brown_hair() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A light-brown hair on tanned skin, a little darker in short stretches: (image, clean, hair mask).
+
+    Most of it differs from the skin more in colour than in lightness (black-hat ~0.08, under the 0.1
+    threshold); every 120 px a 30-px stretch is darker and found by the threshold.
+    """
+    clean = np.full((300, 600, 3), (160, 132, 110), np.uint8)
+    image = clean.copy()
+    cv2.line(image, (20, 150), (580, 150), (136, 106, 78), 4, cv2.LINE_AA)
+    for start in range(20, 580, 120):
+        cv2.line(image, (start, 150), (start + 30, 150), (110, 84, 62), 4, cv2.LINE_AA)
+    return image, clean, visibly_changed(clean, image)
+
+
+def test_faint_stretches_of_a_found_hair_are_followed():
+    image, _, hair = broken_light_brown_hair()
+    followed = detect_occlusions(image, None, ClassicSettings())
+    paper_threshold_only = detect_occlusions(image, None, replace(ClassicSettings(), hysteresis_threshold=0.1))
+    assert paper_threshold_only[hair].mean() < 0.5  # the threshold alone finds the dark stretches only...
+    assert followed[hair].mean() > 0.9  # ...following them takes the whole hair
+
+
+def test_faint_texture_merged_with_a_hair_is_not_followed():
+    """Skin texture at the hysteresis depth touching a hair would widen it into a blotch: nothing is added."""
+    clean = np.full((300, 400, 3), (160, 132, 110), np.uint8)
+    image = clean.copy()
+    cv2.line(image, (100, 150), (300, 150), (136, 106, 78), 4, cv2.LINE_AA)
+    for start in (100, 270):  # dark stretches at both ends, found by the threshold
+        cv2.line(image, (start, 150), (start + 30, 150), (110, 84, 62), 4, cv2.LINE_AA)
+    hair = visibly_changed(clean, image)
+    assert detect_occlusions(image, None, ClassicSettings())[hair].mean() > 0.9  # followed when alone
+    texture = np.zeros(hair.shape, bool)
+    texture[150:250, 150:250] = (np.indices((100, 100)).sum(axis=0) % 2) == 0  # 8-connected dark specks
+    image[texture & ~hair] = (136, 106, 78)
+    blackhat = cv2.morphologyEx(luminance(image), cv2.MORPH_BLACKHAT, disc(3))
+    deep_enough = blackhat > round(ClassicSettings().hysteresis_threshold * 255)
+    assert deep_enough[texture & ~grow(hair, 3)].mean() > 0.9  # the texture would pass the hysteresis...
+    found = detect_occlusions(image, None, ClassicSettings())
+    assert not found[texture & ~grow(hair, 3)].any()  # ...but the hair with it is no line: nothing added
+    assert found[hair].mean() > 0.2  # the dark stretches are still found
+
+
+def test_skin_beside_a_hair_that_only_the_closing_calls_dark_leaves_the_mask():
+    """Bright specks beside a hair lift the closing there, so the skin between them passes the black-hat
+    threshold; it is no darker than the skin around it and is trimmed from the mask."""
+    clean = np.full((300, 400, 3), SKIN, np.uint8)
+    band = np.zeros(clean.shape[:2], bool)
+    band[154:163, 20:380] = True
+    specks = np.zeros_like(band)
+    specks[154:163:4, 20:380:4] = True
+    clean[specks] = np.minimum(np.array(SKIN) + 45, 255)
+    image = clean.copy()
+    cv2.line(image, (20, 150), (380, 150), HAIR, 3, cv2.LINE_AA)
+    skin_between = band & ~specks & ~visibly_changed(clean, image)
+    core_only = detect_occlusions(image, None, replace(ClassicSettings(), fringe_reach=0))
+    fitted = detect_occlusions(image, None, ClassicSettings())
+    assert core_only[skin_between].mean() > 0.3  # the black-hat calls it dark...
+    assert fitted[skin_between].mean() < 0.02  # ...the fit to the visible edge drops it
+    assert fitted[visibly_changed(clean, image) & core_only].all()  # the hair itself stays
+
+
+def test_soft_edge_moves_only_the_darker_pixels_beside_the_mask_part_of_the_way():
+    image, darkening = blurred_line_on_flat_skin()
+    settings = ClassicSettings()
+    softened = purify_classic(image, None, settings)
+    hard = purify_classic(image, None, replace(settings, soft_edge=0))
+    np.testing.assert_array_equal(softened.occlusion, hard.occlusion)
+    edge = grow(softened.occlusion, 1) & ~softened.occlusion
+    moved = (softened.image != hard.image).any(axis=2)
+    assert moved.any()
+    assert not (moved & ~edge).any()
+    assert (darkening[moved] > 0).all()  # only pixels the line darkened
+    before, after = luminance(image)[moved].astype(int), luminance(softened.image)[moved].astype(int)
+    assert (after > before).all()  # lifted towards the skin...
+    assert (after - before <= darkening[moved]).all()  # ...but not past it

@@ -14,10 +14,13 @@ pixels: the soft fringe of a hair comes from anti-aliasing, demosaicing and JPEG
 or two at any resolution. The threshold is on L normalised to [0, 1]: the depth of the closing's
 black-hat response to a dark line does not depend on the pixel count once the element covers the line.
 
-The threshold finds a hair's core; its fringe is added where it is visibly there (see
-:func:`grow_into_fringe`) rather than by a fixed margin, because every pixel put into the mask is
-replaced by an estimate of the skin, and a needlessly wide mask both blurs real skin and pushes the
-estimate for the hair's own pixels farther from the skin it is made of.
+The threshold finds a hair's core. Where a hair's colour nears the skin's lightness its response dips
+below the threshold for a stretch; those stretches are followed down to ``hysteresis_threshold`` as long
+as the hair with them stays thin (see :func:`faint_continuations`). The mask is then fitted to what is
+visibly there (see :func:`fit_to_visible_edge`) rather than grown by a fixed margin, because every pixel
+put into the mask is replaced by an estimate of the skin, and a needlessly wide mask both blurs real skin
+and pushes the estimate for the hair's own pixels farther from the skin it is made of. The faintest edge,
+too shallow to be replaced, is feathered (see :func:`soften_edge`).
 
 Beyond the paper, ``remove_inside_lesion`` also removes hairs where they cross the lesion (the paper's
 overlay keeps them). Inside the lesion only long thin lines count: the black-hat response is opened with
@@ -38,6 +41,8 @@ from skimage.morphology import remove_small_holes
 from melanoflow.purification.base import Purification, settings_from_section
 
 FILLS = ("normalized", "closing", "telea")
+# A hair (with whatever merged into it) is a line: its mean width is at most this many element diameters.
+HAIR_WIDTH_LIMIT = 3
 # Normalized-convolution fill: a pixel is estimated at the first scale whose valid weight reaches this.
 MIN_SUPPORT = 0.05
 
@@ -49,11 +54,13 @@ class ClassicSettings:
     reference_size: float = 400.0  # sqrt(height * width) at which the lengths below are given
     element_radius: float = 3.0  # closing element (disc) radius; the paper's 3 at 400x400
     threshold: float = 0.1  # black-hat depth on L in [0, 1] that marks an occlusion; the paper's 0.1
+    hysteresis_threshold: float = 0.07  # a found hair is followed through stretches down to this depth
     min_area: float = 12.0  # connected occlusion pieces smaller than this are noise (skin pores, specks)
     background_hole_area: float = 20.0  # holes of the background occlusion mask up to this area are closed
     margin: int = 0  # pixels (not scaled): fixed growth of the mask, on top of the fringe growth
     fringe_depth: float = 0.025  # L in [0, 1]: a neighbour this much darker than the skin around is fringe
     fringe_reach: int = 3  # pixels (not scaled): how far the fringe growth may reach from the core
+    soft_edge: float = 0.5  # the darker pixels just beside the mask move this far towards the skin (0: off)
     fill: str = "normalized"  # how occluded pixels are replaced: see fill_occlusions
     lesion_overlay: bool = True  # lay the segmented lesion back over the result (paper)
     remove_inside_lesion: bool = True  # also remove long thin structures inside the lesion (beyond paper)
@@ -139,11 +146,12 @@ def detect_occlusions(rgb: np.ndarray, lesion: np.ndarray | None, settings: Clas
     blackhat = cv2.morphologyEx(lightness, cv2.MORPH_BLACKHAT, element)
     threshold = round(settings.threshold * 255)
     candidates = drop_small_components(blackhat > threshold, settings.min_area * scale**2)
+    background = None if lesion is None or not settings.lesion_overlay else ~lesion
+    candidates |= faint_continuations(blackhat, candidates, background, settings, element)
     margin = settings.margin
     sigma = fill_radius(scale, settings) / 3  # the skin estimate of the fringe uses the fill's own scale
-    if lesion is None or not settings.lesion_overlay:
-        return grow_into_fringe(lightness, grow(candidates, margin), None, settings, sigma)
-    background = ~lesion
+    if background is None:
+        return fit_to_visible_edge(lightness, grow(candidates, margin), None, None, settings, sigma)
     # Holes in the background mask (where the threshold flickered inside a wide hair or a ruler mark) are
     # closed. Only enclosed holes: a morphological closing would also bridge the skin between two hairs
     # or ruler ticks, and every pixel in the mask is replaced by an estimate (bench_purification.py).
@@ -159,17 +167,36 @@ def detect_occlusions(rgb: np.ndarray, lesion: np.ndarray | None, settings: Clas
                       margin) & lesion
         occlusion |= inside
         fringe_allowed = fringe_allowed | grow(inside, settings.fringe_reach)
-    return grow_into_fringe(lightness, occlusion, fringe_allowed, settings, sigma)
+    # Inside the lesion a grey or blond hair can be lighter than its surroundings: only the background's
+    # mask is trimmed to what is darker than the skin.
+    return fit_to_visible_edge(lightness, occlusion, fringe_allowed, background, settings, sigma)
 
 
-def grow_into_fringe(lightness: np.ndarray, occlusion: np.ndarray, allowed: np.ndarray | None,
-                     settings: ClassicSettings, sigma: float) -> np.ndarray:
-    """Add the connected pixels next to the mask that are darker than the skin around them.
+def faint_continuations(blackhat: np.ndarray, hairs: np.ndarray, where: np.ndarray | None,
+                        settings: ClassicSettings, element: np.ndarray) -> np.ndarray:
+    """Stretches of the found hairs too faint for the threshold: hysteresis down to ``hysteresis_threshold``.
+
+    A light-brown hair on tanned skin differs from it more in colour than in lightness, so its black-hat
+    response wanders around the threshold and the hair is found in pieces. Weaker pixels connected to a
+    found hair are added, but only where the hair with them is still a thin line as a whole: skin texture
+    beside a hair at that depth merges into a blotch, and then nothing is added.
+    """
+    weak = blackhat > round(settings.hysteresis_threshold * 255)
+    if where is not None:
+        weak &= where
+    return thin_components(touching(weak, hairs), max_width=HAIR_WIDTH_LIMIT * element.shape[0])
+
+
+def fit_to_visible_edge(lightness: np.ndarray, occlusion: np.ndarray, allowed: np.ndarray | None,
+                        trimmable: np.ndarray | None, settings: ClassicSettings, sigma: float) -> np.ndarray:
+    """Fit the mask to the pixels visibly darker than the skin around them: add the fringe, trim the rest.
 
     The skin is estimated by the same fill that later replaces the mask, over the mask grown by
     ``fringe_reach`` (so the estimate for the fringe does not lean on the fringe itself). Pixels darker
     than it by ``fringe_depth`` and connected to the mask within ``fringe_reach`` steps join it: the
     hair's anti-aliased, blurred or JPEG-smeared edge, however wide it happens to be along the hair.
+    Mask pixels in ``trimmable`` (everywhere when None) that are not that much darker leave it: skin
+    beside a hair that the closing's upper envelope made look dark.
     """
     reach = settings.fringe_reach
     if reach == 0 or not occlusion.any():
@@ -178,7 +205,9 @@ def grow_into_fringe(lightness: np.ndarray, occlusion: np.ndarray, allowed: np.n
     if allowed is not None:
         region &= allowed | occlusion
     skin = normalized_convolution_fill(lightness, region, sigma)
-    fringe = region & (skin.astype(np.int16) - lightness > round(settings.fringe_depth * 255))
+    visible = skin.astype(np.int16) - lightness > round(settings.fringe_depth * 255)
+    occlusion = occlusion & (visible if trimmable is None else visible | ~trimmable)
+    fringe = region & visible
     for _ in range(reach):
         occlusion = occlusion | (grow(occlusion, 1) & fringe)
     return occlusion
@@ -203,7 +232,7 @@ def hairs_inside_lesion(lightness: np.ndarray, blackhat: np.ndarray, lesion: np.
     tophat = cv2.morphologyEx(lightness, cv2.MORPH_TOPHAT, element)
     light = linear_structures(tophat, lesion, length, settings.line_orientations, threshold)
     found = touching(dark | light, seeds) | drop_small_components(long_dark, settings.min_area * scale**2)
-    return thin_components(found, max_width=3 * element.shape[0])
+    return thin_components(found, max_width=HAIR_WIDTH_LIMIT * element.shape[0])
 
 
 def thin_components(mask: np.ndarray, max_width: float) -> np.ndarray:
@@ -259,34 +288,84 @@ def fill_radius(scale: float, settings: ClassicSettings) -> int:
     return scaled_radius(settings.element_radius, scale) + settings.margin
 
 
-def normalized_convolution_fill(rgb: np.ndarray, occlusion: np.ndarray, sigma: float) -> np.ndarray:
+def normalized_convolution_fill(rgb: np.ndarray, occlusion: np.ndarray, sigma: float,
+                                targets: np.ndarray | None = None) -> np.ndarray:
     """Occluded pixels become the Gaussian-weighted mean of the valid pixels around them.
 
-    ``rgb`` may also be a single-channel image.
+    ``rgb`` may also be a single-channel image. ``targets`` (default: every occluded pixel) are the
+    occluded pixels to estimate; the others keep their values.
 
     Pixels with too little valid weight nearby (deep inside a wide gap) wait for a wider Gaussian, so each
-    pixel is estimated at the finest scale that has support. OpenCV's stack blur approximates the Gaussian
-    at a cost independent of its width.
+    pixel is estimated at the finest scale that has support.
     """
-    valid = (~occlusion).astype(np.float32)
-    channels = (...,) + (None,) * (rgb.ndim - 2)  # broadcast the weight over colour channels, if any
-    values = rgb.astype(np.float32) * valid[channels]
+    valid = ~occlusion
     filled = rgb.copy()
-    pending = occlusion
-    while pending.any():
-        side = 2 * round(3 * sigma) + 1
-        weight = cv2.stackBlur(valid, (side, side))
+    rows, columns = np.nonzero(occlusion if targets is None else targets & occlusion)
+    while len(rows):
+        estimate, weight = valid_mean_at(rgb, valid, sigma, rows, columns)
         # the widest pass (as wide as the image) takes whatever is left
-        reached = pending if side >= max(rgb.shape[:2]) else pending & (weight > MIN_SUPPORT)
-        rows, columns = np.nonzero(reached)
-        support = np.maximum(weight[rows, columns][channels], 1e-6)
-        estimate = cv2.stackBlur(values, (side, side))[rows, columns] / support
-        filled[rows, columns] = np.clip(np.round(estimate), 0, 255).astype(np.uint8)
-        pending = pending & ~reached
+        reached = weight > (MIN_SUPPORT if gaussian_side(sigma) < max(rgb.shape[:2]) else -1)
+        filled[rows[reached], columns[reached]] = rounded(estimate[reached])
+        rows, columns = rows[~reached], columns[~reached]
         sigma *= 1.5
     return filled
 
 
+def gaussian_side(sigma: float) -> int:
+    return 2 * round(3 * sigma) + 1
+
+
+def valid_mean_at(image: np.ndarray, valid: np.ndarray, sigma: float, rows: np.ndarray,
+                  columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-weighted mean of the ``valid`` pixels of ``image`` around each (row, column), and its weight.
+
+    Only the window those Gaussians reach is blurred: past the first scale the pixels still waiting are
+    few. OpenCV's stack blur approximates the Gaussian at a cost independent of its width.
+    """
+    side = gaussian_side(sigma)
+    half = side // 2
+    top, left = max(0, rows.min() - half), max(0, columns.min() - half)
+    bottom, right = min(image.shape[0], rows.max() + half + 1), min(image.shape[1], columns.max() + half + 1)
+    weight_window = valid[top:bottom, left:right].astype(np.float32)
+    channels = (...,) + (None,) * (image.ndim - 2)  # broadcast the weight over colour channels, if any
+    value_window = image[top:bottom, left:right].astype(np.float32) * weight_window[channels]
+    at = (rows - top, columns - left)
+    weight = cv2.stackBlur(weight_window, (side, side))[at]
+    total = cv2.stackBlur(value_window, (side, side))[at]
+    return total / np.maximum(weight, 1e-6)[channels], weight
+
+
+def soften_edge(rgb: np.ndarray, filled: np.ndarray, occlusion: np.ndarray, lesion: np.ndarray | None,
+                settings: ClassicSettings) -> np.ndarray:
+    """Move the pixels just beside the mask that are darker than the skin ``soft_edge`` of the way to it.
+
+    They hold the last of a hair's anti-aliased edge, shallower than ``fringe_depth``: replacing them
+    would throw away the skin they mostly show, keeping them leaves a faint dark trace along the filled
+    line. Their skin is estimated (by normalized convolution) with them left out. Inside an overlaid
+    lesion only the pixels beside a hair removed there move.
+    """
+    if settings.soft_edge == 0 or not occlusion.any():
+        return filled
+    edge = grow(occlusion, 1) & ~occlusion
+    if lesion is not None and settings.lesion_overlay:
+        edge &= ~lesion | grow(occlusion & lesion, 1)
+    rows, columns = np.nonzero(edge)
+    sigma = fill_radius(scale_factor(rgb.shape, settings.reference_size), settings) / 3
+    skin = normalized_convolution_fill(rgb, occlusion | edge, sigma, targets=edge)[rows, columns]
+    observed = rgb[rows, columns].astype(np.float32)
+    # luminance of the edge pixels only, as a one-pixel-wide image
+    darker = luminance(skin[:, None])[:, 0] > luminance(rgb[rows, columns][:, None])[:, 0]
+    softened = filled.copy()
+    moved = observed[darker] + settings.soft_edge * (skin[darker] - observed[darker])
+    softened[rows[darker], columns[darker]] = rounded(moved)
+    return softened
+
+
+def rounded(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(values), 0, 255).astype(np.uint8)
+
+
 def purify_classic(rgb: np.ndarray, lesion: np.ndarray | None, settings: ClassicSettings) -> Purification:
     occlusion = detect_occlusions(rgb, lesion, settings)
-    return Purification(image=fill_occlusions(rgb, occlusion, settings), occlusion=occlusion)
+    filled = soften_edge(rgb, fill_occlusions(rgb, occlusion, settings), occlusion, lesion, settings)
+    return Purification(image=filled, occlusion=occlusion)
