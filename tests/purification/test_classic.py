@@ -206,8 +206,9 @@ def broken_light_brown_hair() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def test_faint_stretches_of_a_found_hair_are_followed():
     image, _, hair = broken_light_brown_hair()
-    followed = detect_occlusions(image, None, ClassicSettings())
-    paper_threshold_only = detect_occlusions(image, None, replace(ClassicSettings(), hysteresis_threshold=0.1))
+    no_faint_lines = replace(ClassicSettings(), faint_threshold=0.1)  # they would find this hair too
+    followed = detect_occlusions(image, None, no_faint_lines)
+    paper_threshold_only = detect_occlusions(image, None, replace(no_faint_lines, hysteresis_threshold=0.1))
     assert paper_threshold_only[hair].mean() < 0.5  # the threshold alone finds the dark stretches only...
     assert followed[hair].mean() > 0.9  # ...following them takes the whole hair
 
@@ -265,3 +266,21 @@ def test_soft_edge_moves_only_the_darker_pixels_beside_the_mask_part_of_the_way(
     before, after = luminance(image)[moved].astype(int), luminance(softened.image)[moved].astype(int)
     assert (after > before).all()  # lifted towards the skin...
     assert (after - before <= darkening[moved]).all()  # ...but not past it
+
+
+def test_long_faint_line_is_a_hair_on_its_own_and_short_faint_strokes_are_not():
+    """A thin light hair that nowhere reaches the threshold is found by its length; skin furrows are short."""
+    clean = np.full((300, 600, 3), (160, 132, 110), np.uint8)
+    image = clean.copy()
+    cv2.line(image, (50, 100), (550, 160), (143, 117, 97), 2, cv2.LINE_AA)
+    furrows = np.zeros(clean.shape[:2], np.uint8)
+    for x in range(60, 540, 40):
+        cv2.line(furrows, (x, 230), (x + 25, 240), 1, 2, cv2.LINE_AA)
+    image[furrows > 0] = (143, 117, 97)
+    hair = visibly_changed(clean, image) & ~(furrows > 0)
+    blackhat = cv2.morphologyEx(luminance(image), cv2.MORPH_BLACKHAT, disc(4))
+    assert np.percentile(blackhat[hair], 90) < round(0.07 * 255)  # under the hysteresis depth, let alone 0.1
+    found = detect_occlusions(image, None, ClassicSettings())
+    assert found[hair].mean() > 0.8
+    assert not found[furrows > 0].any()
+    assert not detect_occlusions(image, None, replace(ClassicSettings(), faint_threshold=0.1))[hair].any()

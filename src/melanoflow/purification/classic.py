@@ -16,7 +16,8 @@ black-hat response to a dark line does not depend on the pixel count once the el
 
 The threshold finds a hair's core. Where a hair's colour nears the skin's lightness its response dips
 below the threshold for a stretch; those stretches are followed down to ``hysteresis_threshold`` as long
-as the hair with them stays thin (see :func:`faint_continuations`). The mask is then fitted to what is
+as the hair with them stays thin (see :func:`faint_continuations`); a thin light hair that nowhere
+reaches the threshold is found by its length (see :func:`faint_lines`). The mask is then fitted to what is
 visibly there (see :func:`fit_to_visible_edge`) rather than grown by a fixed margin, because every pixel
 put into the mask is replaced by an estimate of the skin, and a needlessly wide mask both blurs real skin
 and pushes the estimate for the hair's own pixels farther from the skin it is made of. The faintest edge,
@@ -25,8 +26,8 @@ too shallow to be replaced, is feathered (see :func:`soften_edge`).
 Beyond the paper, ``remove_inside_lesion`` also removes hairs where they cross the lesion (the paper's
 overlay keeps them). Inside the lesion only long thin lines count: the black-hat response is opened with
 line elements in several orientations, which erases dots, globules and the short segments of a pigment
-network but keeps a hair; a line must also continue a hair found outside (or be twice as long) and stay
-thin as a whole, so lesion texture is left untouched (see :func:`hairs_inside_lesion`).
+network but keeps a hair; a line must also continue a hair found outside (or be twice as long, when it
+may be as faint as ``faint_threshold``) and stay thin as a whole, so lesion texture is left untouched (see :func:`hairs_inside_lesion`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from melanoflow.purification.base import Purification, settings_from_section
 FILLS = ("normalized", "closing", "telea")
 # A hair (with whatever merged into it) is a line: its mean width is at most this many element diameters.
 HAIR_WIDTH_LIMIT = 3
+# A faint line found on its own (no stronger hair to continue) must be at most this wide to count.
+FAINT_LINE_WIDTH_LIMIT = 1
 # Normalized-convolution fill: a pixel is estimated at the first scale whose valid weight reaches this.
 MIN_SUPPORT = 0.05
 
@@ -55,6 +58,8 @@ class ClassicSettings:
     element_radius: float = 3.0  # closing element (disc) radius; the paper's 3 at 400x400
     threshold: float = 0.1  # black-hat depth on L in [0, 1] that marks an occlusion; the paper's 0.1
     hysteresis_threshold: float = 0.07  # a found hair is followed through stretches down to this depth
+    faint_threshold: float = 0.05  # at this depth a long thin line counts as a hair on its own...
+    faint_length: float = 60.0  # ...when it is this long (bounding-box diagonal) outside the lesion
     min_area: float = 12.0  # connected occlusion pieces smaller than this are noise (skin pores, specks)
     background_hole_area: float = 20.0  # holes of the background occlusion mask up to this area are closed
     margin: int = 0  # pixels (not scaled): fixed growth of the mask, on top of the fringe growth
@@ -148,6 +153,7 @@ def detect_occlusions(rgb: np.ndarray, lesion: np.ndarray | None, settings: Clas
     candidates = drop_small_components(blackhat > threshold, settings.min_area * scale**2)
     background = None if lesion is None or not settings.lesion_overlay else ~lesion
     candidates |= faint_continuations(blackhat, candidates, background, settings, element)
+    candidates |= faint_lines(blackhat, background, settings, element, scale)
     margin = settings.margin
     sigma = fill_radius(scale, settings) / 3  # the skin estimate of the fringe uses the fill's own scale
     if background is None:
@@ -187,6 +193,24 @@ def faint_continuations(blackhat: np.ndarray, hairs: np.ndarray, where: np.ndarr
     return thin_components(touching(weak, hairs), max_width=HAIR_WIDTH_LIMIT * element.shape[0])
 
 
+def faint_lines(blackhat: np.ndarray, where: np.ndarray | None, settings: ClassicSettings, element: np.ndarray,
+                scale: float) -> np.ndarray:
+    """Long thin lines at ``faint_threshold``: a thin light hair that nowhere reaches the threshold.
+
+    Skin texture at that depth comes in specks and short furrows; a line as long as ``faint_length`` and
+    at most an element wide is a hair.
+    """
+    weak = blackhat > round(settings.faint_threshold * 255)
+    if where is not None:
+        weak &= where
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(weak.astype(np.uint8), connectivity=8)
+    diagonal = np.hypot(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    keep = ((diagonal >= settings.faint_length * scale)
+            & (stats[:, cv2.CC_STAT_AREA] <= FAINT_LINE_WIDTH_LIMIT * element.shape[0] * diagonal))
+    keep[0] = False
+    return keep[labels]
+
+
 def fit_to_visible_edge(lightness: np.ndarray, occlusion: np.ndarray, allowed: np.ndarray | None,
                         trimmable: np.ndarray | None, settings: ClassicSettings, sigma: float) -> np.ndarray:
     """Fit the mask to the pixels visibly darker than the skin around them: add the fringe, trim the rest.
@@ -218,8 +242,9 @@ def hairs_inside_lesion(lightness: np.ndarray, blackhat: np.ndarray, lesion: np.
     """Thin lines inside the lesion that are hairs: they continue a hair found outside, or are very long.
 
     Dark lesion texture (network, streaks, the crevices of a keratosis) also forms short dark lines, so a
-    dark line of ``line_length`` counts only where it touches a hair found in the background; one of twice
-    that length counts anywhere (a hair lying wholly inside the lesion). A grey or blond hair is darker
+    dark line of ``line_length`` counts only where it touches a hair found in the background; a straight
+    one of twice that length counts anywhere, down to ``faint_threshold`` (a hair lying wholly inside the
+    lesion). A grey or blond hair is darker
     than skin but lighter than a dark lesion, so where it crosses the lesion it is a *light* line; those
     too count only where they continue a background hair.
     """
@@ -228,7 +253,8 @@ def hairs_inside_lesion(lightness: np.ndarray, blackhat: np.ndarray, lesion: np.
     # where a hair enters the lesion it can match the lesion's rim in lightness and vanish for a few pixels
     seeds = grow(outside, length // 2)
     dark = linear_structures(blackhat, lesion, length, settings.line_orientations, threshold)
-    long_dark = linear_structures(blackhat, lesion, 2 * length, settings.line_orientations, threshold)
+    long_dark = linear_structures(blackhat, lesion, 2 * length, settings.line_orientations,
+                                  round(settings.faint_threshold * 255))
     tophat = cv2.morphologyEx(lightness, cv2.MORPH_TOPHAT, element)
     light = linear_structures(tophat, lesion, length, settings.line_orientations, threshold)
     found = touching(dark | light, seeds) | drop_small_components(long_dark, settings.min_area * scale**2)
