@@ -284,3 +284,24 @@ def test_long_faint_line_is_a_hair_on_its_own_and_short_faint_strokes_are_not():
     assert found[hair].mean() > 0.8
     assert not found[furrows > 0].any()
     assert not detect_occlusions(image, None, replace(ClassicSettings(), faint_threshold=0.1))[hair].any()
+
+
+def test_ruler_ticks_across_the_lesion_go_with_its_edge_and_lesion_texture_stays(make_scene):
+    """Ticks are too short to be lines of their own; they hang off the ruler's edge, which is one."""
+    image, clean, lesion, _ = make_scene(300, 400, with_lesion=True, hair=False)
+    ticks = np.zeros(lesion.shape, np.uint8)
+    cv2.line(image, (0, 150), (399, 150), (25, 25, 25), 2)
+    for x in range(4, 400, 14):
+        cv2.line(ticks, (x, 150), (x, 156), 1, 2)
+    image[ticks > 0] = (25, 25, 25)
+    ruler = visibly_changed(clean, image)
+    inside_ticks = (ticks > 0) & lesion & (np.indices(lesion.shape)[0] > 152)  # below the edge
+    result = purify_classic(image, lesion, ClassicSettings())
+    assert result.occlusion[ruler & lesion].mean() > 0.9
+    assert result.occlusion[inside_ticks].mean() > 0.9
+    # control, without the fringe (which reaches a few pixels down the ticks): they are not lines themselves
+    core = replace(ClassicSettings(), fringe_reach=0)
+    assert detect_occlusions(image, lesion, core)[inside_ticks].mean() > 0.9
+    assert detect_occlusions(image, lesion, replace(core, attached_threshold=1.0))[inside_ticks].mean() < 0.5
+    away_from_ruler = lesion & ~grow(ruler, 7)
+    np.testing.assert_array_equal(result.image[away_from_ruler], image[away_from_ruler])

@@ -70,6 +70,7 @@ class ClassicSettings:
     lesion_overlay: bool = True  # lay the segmented lesion back over the result (paper)
     remove_inside_lesion: bool = True  # also remove long thin structures inside the lesion (beyond paper)
     inside_threshold: float = 0.07  # black-hat depth inside the lesion (a hair is fainter on dark lesion)
+    attached_threshold: float = 0.15  # inside the lesion, structure this deep attached to a found hair joins it
     line_length: float = 11.0  # inside the lesion, a structure must contain a straight run this long
     line_orientations: int = 24  # line-element orientations; 15-degree steps let a thin oblique hair slip
 
@@ -122,25 +123,19 @@ def line_elements(length: int, orientations: int) -> list[np.ndarray]:
     return elements
 
 
-def linear_structures(blackhat: np.ndarray, region: np.ndarray, length: int, orientations: int,
+def linear_structures(response: np.ndarray, region: np.ndarray, length: int, orientations: int,
                       threshold: int) -> np.ndarray:
-    """Pixels of ``region`` on a dark line at least ``length`` long: max over orientations of line openings.
-
-    Works on the bounding box of ``region`` (grown by the line length) only, since the lesion is usually a
-    fraction of the image.
-    """
-    found = np.zeros(region.shape, bool)
-    ys, xs = np.nonzero(region)
-    if len(ys) == 0:
-        return found
-    top, bottom = max(0, ys.min() - length), min(region.shape[0], ys.max() + length + 1)
-    left, right = max(0, xs.min() - length), min(region.shape[1], xs.max() + length + 1)
-    crop = blackhat[top:bottom, left:right]
-    response = np.zeros_like(crop)
+    """Pixels of ``region`` on a dark line at least ``length`` long: max over orientations of line openings."""
+    opened = np.zeros_like(response)
     for element in line_elements(length, orientations):
-        np.maximum(response, cv2.morphologyEx(crop, cv2.MORPH_OPEN, element), out=response)
-    found[top:bottom, left:right] = response > threshold
-    return found & region
+        np.maximum(opened, cv2.morphologyEx(response, cv2.MORPH_OPEN, element), out=opened)
+    return (opened > threshold) & region
+
+
+def window_around(rows: np.ndarray, columns: np.ndarray, margin: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """The bounding box of the given pixels grown by ``margin``, clipped to the image."""
+    return (slice(max(0, rows.min() - margin), min(shape[0], rows.max() + margin + 1)),
+            slice(max(0, columns.min() - margin), min(shape[1], columns.max() + margin + 1)))
 
 
 def detect_occlusions(rgb: np.ndarray, lesion: np.ndarray | None, settings: ClassicSettings) -> np.ndarray:
@@ -244,11 +239,24 @@ def hairs_inside_lesion(lightness: np.ndarray, blackhat: np.ndarray, lesion: np.
     Dark lesion texture (network, streaks, the crevices of a keratosis) also forms short dark lines, so a
     dark line of ``line_length`` counts only where it touches a hair found in the background; a straight
     one of twice that length counts anywhere, down to ``faint_threshold`` (a hair lying wholly inside the
-    lesion). A grey or blond hair is darker
-    than skin but lighter than a dark lesion, so where it crosses the lesion it is a *light* line; those
-    too count only where they continue a background hair.
+    lesion). A grey or blond hair is darker than skin but lighter than a dark lesion, so where it crosses
+    the lesion it is a *light* line; those too count only where they continue a background hair. Deep
+    dark structure attached to a line found here joins it (a ruler's ticks).
     """
     length = scaled_radius(settings.line_length, scale, minimum=3)
+    found = np.zeros(lesion.shape, bool)
+    rows, columns = np.nonzero(lesion)
+    if len(rows) == 0:
+        return found
+    # everything below happens within reach of the lesion, usually a fraction of the image
+    window = window_around(rows, columns, 2 * length, lesion.shape)
+    found[window] = lines_in_lesion(lightness[window], blackhat[window], lesion[window], outside[window], element,
+                                    settings, scale, length)
+    return found
+
+
+def lines_in_lesion(lightness: np.ndarray, blackhat: np.ndarray, lesion: np.ndarray, outside: np.ndarray,
+                    element: np.ndarray, settings: ClassicSettings, scale: float, length: int) -> np.ndarray:
     threshold = round(settings.inside_threshold * 255)
     # where a hair enters the lesion it can match the lesion's rim in lightness and vanish for a few pixels
     seeds = grow(outside, length // 2)
@@ -258,7 +266,11 @@ def hairs_inside_lesion(lightness: np.ndarray, blackhat: np.ndarray, lesion: np.
     tophat = cv2.morphologyEx(lightness, cv2.MORPH_TOPHAT, element)
     light = linear_structures(tophat, lesion, length, settings.line_orientations, threshold)
     found = touching(dark | light, seeds) | drop_small_components(long_dark, settings.min_area * scale**2)
-    return thin_components(found, max_width=HAIR_WIDTH_LIMIT * element.shape[0])
+    found = thin_components(found, max_width=HAIR_WIDTH_LIMIT * element.shape[0])
+    # A ruler's ticks, too short to be lines themselves, hang off its edge; deep dark structure attached
+    # to a line found here joins it where the whole stays thin (a pigment network merges into a mesh).
+    attached = (blackhat > round(settings.attached_threshold * 255)) & lesion
+    return found | thin_components(touching(attached | found, found), max_width=HAIR_WIDTH_LIMIT * element.shape[0])
 
 
 def thin_components(mask: np.ndarray, max_width: float) -> np.ndarray:
@@ -314,26 +326,24 @@ def fill_radius(scale: float, settings: ClassicSettings) -> int:
     return scaled_radius(settings.element_radius, scale) + settings.margin
 
 
-def normalized_convolution_fill(rgb: np.ndarray, occlusion: np.ndarray, sigma: float,
-                                targets: np.ndarray | None = None) -> np.ndarray:
+def normalized_convolution_fill(rgb: np.ndarray, occlusion: np.ndarray, sigma: float) -> np.ndarray:
     """Occluded pixels become the Gaussian-weighted mean of the valid pixels around them.
 
-    ``rgb`` may also be a single-channel image. ``targets`` (default: every occluded pixel) are the
-    occluded pixels to estimate; the others keep their values.
+    ``rgb`` may also be a single-channel image.
 
     Pixels with too little valid weight nearby (deep inside a wide gap) wait for a wider Gaussian, so each
     pixel is estimated at the finest scale that has support.
     """
     valid = ~occlusion
     filled = rgb.copy()
-    rows, columns = np.nonzero(occlusion if targets is None else targets & occlusion)
+    rows, columns = np.nonzero(occlusion)
     while len(rows):
         estimate, weight = valid_mean_at(rgb, valid, sigma, rows, columns)
         # the widest pass (as wide as the image) takes whatever is left
         reached = weight > (MIN_SUPPORT if gaussian_side(sigma) < max(rgb.shape[:2]) else -1)
         filled[rows[reached], columns[reached]] = rounded(estimate[reached])
         rows, columns = rows[~reached], columns[~reached]
-        sigma *= 1.5
+        sigma *= 2
     return filled
 
 
@@ -349,13 +359,11 @@ def valid_mean_at(image: np.ndarray, valid: np.ndarray, sigma: float, rows: np.n
     few. OpenCV's stack blur approximates the Gaussian at a cost independent of its width.
     """
     side = gaussian_side(sigma)
-    half = side // 2
-    top, left = max(0, rows.min() - half), max(0, columns.min() - half)
-    bottom, right = min(image.shape[0], rows.max() + half + 1), min(image.shape[1], columns.max() + half + 1)
-    weight_window = valid[top:bottom, left:right].astype(np.float32)
+    window = window_around(rows, columns, side // 2, image.shape)
+    weight_window = valid[window].astype(np.float32)
     channels = (...,) + (None,) * (image.ndim - 2)  # broadcast the weight over colour channels, if any
-    value_window = image[top:bottom, left:right].astype(np.float32) * weight_window[channels]
-    at = (rows - top, columns - left)
+    value_window = image[window].astype(np.float32) * weight_window[channels]
+    at = (rows - window[0].start, columns - window[1].start)
     weight = cv2.stackBlur(weight_window, (side, side))[at]
     total = cv2.stackBlur(value_window, (side, side))[at]
     return total / np.maximum(weight, 1e-6)[channels], weight
@@ -367,8 +375,9 @@ def soften_edge(rgb: np.ndarray, filled: np.ndarray, occlusion: np.ndarray, lesi
 
     They hold the last of a hair's anti-aliased edge, shallower than ``fringe_depth``: replacing them
     would throw away the skin they mostly show, keeping them leaves a faint dark trace along the filled
-    line. Their skin is estimated (by normalized convolution) with them left out. Inside an overlaid
-    lesion only the pixels beside a hair removed there move.
+    line. Their skin is estimated (by normalized convolution) with them left out, at the fill's finest
+    scale: the few without support there (in a tight cluster of hairs) stay. Inside an overlaid lesion
+    only the pixels beside a hair removed there move.
     """
     if settings.soft_edge == 0 or not occlusion.any():
         return filled
@@ -377,10 +386,11 @@ def soften_edge(rgb: np.ndarray, filled: np.ndarray, occlusion: np.ndarray, lesi
         edge &= ~lesion | grow(occlusion & lesion, 1)
     rows, columns = np.nonzero(edge)
     sigma = fill_radius(scale_factor(rgb.shape, settings.reference_size), settings) / 3
-    skin = normalized_convolution_fill(rgb, occlusion | edge, sigma, targets=edge)[rows, columns]
+    estimate, weight = valid_mean_at(rgb, ~(occlusion | edge), sigma, rows, columns)
+    skin = rounded(estimate)
     observed = rgb[rows, columns].astype(np.float32)
     # luminance of the edge pixels only, as a one-pixel-wide image
-    darker = luminance(skin[:, None])[:, 0] > luminance(rgb[rows, columns][:, None])[:, 0]
+    darker = (luminance(skin[:, None])[:, 0] > luminance(rgb[rows, columns][:, None])[:, 0]) & (weight > MIN_SUPPORT)
     softened = filled.copy()
     moved = observed[darker] + settings.soft_edge * (skin[darker] - observed[darker])
     softened[rows[darker], columns[darker]] = rounded(moved)
