@@ -182,9 +182,7 @@ def faint_continuations(blackhat: np.ndarray, hairs: np.ndarray, where: np.ndarr
     found hair are added, but only where the hair with them is still a thin line as a whole: skin texture
     beside a hair at that depth merges into a blotch, and then nothing is added.
     """
-    weak = blackhat > round(settings.hysteresis_threshold * 255)
-    if where is not None:
-        weak &= where
+    weak = deeper_than(blackhat, settings.hysteresis_threshold, where)
     return thin_components(touching(weak, hairs), max_width=HAIR_WIDTH_LIMIT * element.shape[0])
 
 
@@ -195,15 +193,14 @@ def faint_lines(blackhat: np.ndarray, where: np.ndarray | None, settings: Classi
     Skin texture at that depth comes in specks and short furrows; a line as long as ``faint_length`` and
     at most an element wide is a hair.
     """
-    weak = blackhat > round(settings.faint_threshold * 255)
-    if where is not None:
-        weak &= where
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(weak.astype(np.uint8), connectivity=8)
-    diagonal = np.hypot(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    keep = ((diagonal >= settings.faint_length * scale)
-            & (stats[:, cv2.CC_STAT_AREA] <= FAINT_LINE_WIDTH_LIMIT * element.shape[0] * diagonal))
-    keep[0] = False
-    return keep[labels]
+    return thin_components(deeper_than(blackhat, settings.faint_threshold, where),
+                           max_width=FAINT_LINE_WIDTH_LIMIT * element.shape[0], min_length=settings.faint_length * scale)
+
+
+def deeper_than(blackhat: np.ndarray, depth: float, where: np.ndarray | None) -> np.ndarray:
+    """Pixels (of ``where``, if given) whose black-hat response exceeds ``depth`` on L in [0, 1]."""
+    deep = blackhat > round(depth * 255)
+    return deep if where is None else deep & where
 
 
 def fit_to_visible_edge(lightness: np.ndarray, occlusion: np.ndarray, allowed: np.ndarray | None,
@@ -269,19 +266,20 @@ def lines_in_lesion(lightness: np.ndarray, blackhat: np.ndarray, lesion: np.ndar
     found = thin_components(found, max_width=HAIR_WIDTH_LIMIT * element.shape[0])
     # A ruler's ticks, too short to be lines themselves, hang off its edge; deep dark structure attached
     # to a line found here joins it where the whole stays thin (a pigment network merges into a mesh).
-    attached = (blackhat > round(settings.attached_threshold * 255)) & lesion
+    attached = deeper_than(blackhat, settings.attached_threshold, lesion)
     return found | thin_components(touching(attached | found, found), max_width=HAIR_WIDTH_LIMIT * element.shape[0])
 
 
-def thin_components(mask: np.ndarray, max_width: float) -> np.ndarray:
-    """Connected components whose mean width (area / bounding-box diagonal) is at most ``max_width``.
+def thin_components(mask: np.ndarray, max_width: float, min_length: float = 0) -> np.ndarray:
+    """Connected components whose mean width (area / bounding-box diagonal) is at most ``max_width``
+    and whose diagonal is at least ``min_length``.
 
     A hair is a long thin line whatever its path; lesion texture that merged with it (a keratosis's
     crevices, a pigment network) forms a mesh whose area is large for its extent.
     """
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     diagonal = np.hypot(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    keep = stats[:, cv2.CC_STAT_AREA] <= max_width * diagonal
+    keep = (stats[:, cv2.CC_STAT_AREA] <= max_width * diagonal) & (diagonal >= min_length)
     keep[0] = False
     return keep[labels]
 
