@@ -27,7 +27,8 @@ Beyond the paper, ``remove_inside_lesion`` also removes hairs where they cross t
 overlay keeps them). Inside the lesion only long thin lines count: the black-hat response is opened with
 line elements in several orientations, which erases dots, globules and the short segments of a pigment
 network but keeps a hair; a line must also continue a hair found outside (or be twice as long, when it
-may be as faint as ``faint_threshold``) and stay thin as a whole, so lesion texture is left untouched (see :func:`hairs_inside_lesion`).
+may be as faint as ``faint_threshold``) and stay thin as a whole, so lesion texture is left untouched
+(see :func:`hairs_inside_lesion`).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class ClassicSettings:
     lesion_overlay: bool = True  # lay the segmented lesion back over the result (paper)
     remove_inside_lesion: bool = True  # also remove long thin structures inside the lesion (beyond paper)
     inside_threshold: float = 0.07  # black-hat depth inside the lesion (a hair is fainter on dark lesion)
-    attached_threshold: float = 0.15  # inside the lesion, structure this deep attached to a found hair joins it
+    attached_threshold: float = 0.15  # inside the lesion, structure this deep touching a found hair joins it
     line_length: float = 11.0  # inside the lesion, a structure must contain a straight run this long
     line_orientations: int = 24  # line-element orientations; 15-degree steps let a thin oblique hair slip
 
@@ -125,14 +126,15 @@ def line_elements(length: int, orientations: int) -> list[np.ndarray]:
 
 def linear_structures(response: np.ndarray, region: np.ndarray, length: int, orientations: int,
                       threshold: int) -> np.ndarray:
-    """Pixels of ``region`` on a dark line at least ``length`` long: max over orientations of line openings."""
+    """Pixels of ``region`` on a line at least ``length`` long: max over orientations of line openings."""
     opened = np.zeros_like(response)
     for element in line_elements(length, orientations):
         np.maximum(opened, cv2.morphologyEx(response, cv2.MORPH_OPEN, element), out=opened)
     return (opened > threshold) & region
 
 
-def window_around(rows: np.ndarray, columns: np.ndarray, margin: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
+def window_around(rows: np.ndarray, columns: np.ndarray, margin: int,
+                  shape: tuple[int, ...]) -> tuple[slice, slice]:
     """The bounding box of the given pixels grown by ``margin``, clipped to the image."""
     return (slice(max(0, rows.min() - margin), min(shape[0], rows.max() + margin + 1)),
             slice(max(0, columns.min() - margin), min(shape[1], columns.max() + margin + 1)))
@@ -150,7 +152,7 @@ def detect_occlusions(rgb: np.ndarray, lesion: np.ndarray | None, settings: Clas
     candidates |= faint_continuations(blackhat, candidates, background, settings, element)
     candidates |= faint_lines(blackhat, background, settings, element, scale)
     margin = settings.margin
-    sigma = fill_radius(scale, settings) / 3  # the skin estimate of the fringe uses the fill's own scale
+    sigma = fill_sigma(scale, settings)  # the skin estimate of the fringe uses the fill's own scale
     if background is None:
         return fit_to_visible_edge(lightness, grow(candidates, margin), None, None, settings, sigma)
     # Holes in the background mask (where the threshold flickered inside a wide hair or a ruler mark) are
@@ -186,15 +188,16 @@ def faint_continuations(blackhat: np.ndarray, hairs: np.ndarray, where: np.ndarr
     return thin_components(touching(weak, hairs), max_width=HAIR_WIDTH_LIMIT * element.shape[0])
 
 
-def faint_lines(blackhat: np.ndarray, where: np.ndarray | None, settings: ClassicSettings, element: np.ndarray,
-                scale: float) -> np.ndarray:
+def faint_lines(blackhat: np.ndarray, where: np.ndarray | None, settings: ClassicSettings,
+                element: np.ndarray, scale: float) -> np.ndarray:
     """Long thin lines at ``faint_threshold``: a thin light hair that nowhere reaches the threshold.
 
     Skin texture at that depth comes in specks and short furrows; a line as long as ``faint_length`` and
     at most an element wide is a hair.
     """
     return thin_components(deeper_than(blackhat, settings.faint_threshold, where),
-                           max_width=FAINT_LINE_WIDTH_LIMIT * element.shape[0], min_length=settings.faint_length * scale)
+                           max_width=FAINT_LINE_WIDTH_LIMIT * element.shape[0],
+                           min_length=settings.faint_length * scale)
 
 
 def deeper_than(blackhat: np.ndarray, depth: float, where: np.ndarray | None) -> np.ndarray:
@@ -247,8 +250,8 @@ def hairs_inside_lesion(lightness: np.ndarray, blackhat: np.ndarray, lesion: np.
         return found
     # everything below happens within reach of the lesion, usually a fraction of the image
     window = window_around(rows, columns, 2 * length, lesion.shape)
-    found[window] = lines_in_lesion(lightness[window], blackhat[window], lesion[window], outside[window], element,
-                                    settings, scale, length)
+    found[window] = lines_in_lesion(lightness[window], blackhat[window], lesion[window], outside[window],
+                                    element, settings, scale, length)
     return found
 
 
@@ -263,11 +266,12 @@ def lines_in_lesion(lightness: np.ndarray, blackhat: np.ndarray, lesion: np.ndar
     tophat = cv2.morphologyEx(lightness, cv2.MORPH_TOPHAT, element)
     light = linear_structures(tophat, lesion, length, settings.line_orientations, threshold)
     found = touching(dark | light, seeds) | drop_small_components(long_dark, settings.min_area * scale**2)
-    found = thin_components(found, max_width=HAIR_WIDTH_LIMIT * element.shape[0])
+    max_width = HAIR_WIDTH_LIMIT * element.shape[0]
+    found = thin_components(found, max_width)
     # A ruler's ticks, too short to be lines themselves, hang off its edge; deep dark structure attached
     # to a line found here joins it where the whole stays thin (a pigment network merges into a mesh).
     attached = deeper_than(blackhat, settings.attached_threshold, lesion)
-    return found | thin_components(touching(attached | found, found), max_width=HAIR_WIDTH_LIMIT * element.shape[0])
+    return found | thin_components(touching(attached | found, found), max_width)
 
 
 def thin_components(mask: np.ndarray, max_width: float, min_length: float = 0) -> np.ndarray:
@@ -316,12 +320,17 @@ def fill_occlusions(rgb: np.ndarray, occlusion: np.ndarray, settings: ClassicSet
         return cv2.inpaint(rgb, occlusion.astype(np.uint8), radius, cv2.INPAINT_TELEA)
     if settings.fill == "closing":
         return np.where(occlusion[..., None], cv2.morphologyEx(rgb, cv2.MORPH_CLOSE, disc(radius)), rgb)
-    return normalized_convolution_fill(rgb, occlusion, sigma=radius / 3)
+    return normalized_convolution_fill(rgb, occlusion, fill_sigma(scale, settings))
 
 
 def fill_radius(scale: float, settings: ClassicSettings) -> int:
     """Reach of the fill: half a hair (the element radius) plus the margin grown around it."""
     return scaled_radius(settings.element_radius, scale) + settings.margin
+
+
+def fill_sigma(scale: float, settings: ClassicSettings) -> float:
+    """The normalized-convolution fill's finest Gaussian: its reach is three sigmas."""
+    return fill_radius(scale, settings) / 3
 
 
 def normalized_convolution_fill(rgb: np.ndarray, occlusion: np.ndarray, sigma: float) -> np.ndarray:
@@ -383,14 +392,13 @@ def soften_edge(rgb: np.ndarray, filled: np.ndarray, occlusion: np.ndarray, lesi
     if lesion is not None and settings.lesion_overlay:
         edge &= ~lesion | grow(occlusion & lesion, 1)
     rows, columns = np.nonzero(edge)
-    sigma = fill_radius(scale_factor(rgb.shape, settings.reference_size), settings) / 3
+    sigma = fill_sigma(scale_factor(rgb.shape, settings.reference_size), settings)
     estimate, weight = valid_mean_at(rgb, ~(occlusion | edge), sigma, rows, columns)
-    skin = rounded(estimate)
-    observed = rgb[rows, columns].astype(np.float32)
+    skin, observed = rounded(estimate), rgb[rows, columns]
     # luminance of the edge pixels only, as a one-pixel-wide image
-    darker = (luminance(skin[:, None])[:, 0] > luminance(rgb[rows, columns][:, None])[:, 0]) & (weight > MIN_SUPPORT)
+    darker = (luminance(skin[:, None])[:, 0] > luminance(observed[:, None])[:, 0]) & (weight > MIN_SUPPORT)
     softened = filled.copy()
-    moved = observed[darker] + settings.soft_edge * (skin[darker] - observed[darker])
+    moved = observed[darker] + settings.soft_edge * (skin[darker] - observed[darker].astype(np.float32))
     softened[rows[darker], columns[darker]] = rounded(moved)
     return softened
 
