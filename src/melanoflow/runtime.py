@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -51,12 +52,64 @@ def select_device(name: str = "auto") -> torch.device:
     return torch.device("cuda", gpuslots.held_device_position() if torch.cuda.is_initialized() else 0)
 
 
-def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bf16 matrix units (AMX or AVX512-BF16), where bf16 autocast pays off."""
+CPU_PRECISION_ENV = "MELANOFLOW_CPU_PRECISION"
+# CPU flags (Linux /proc/cpuinfo) of native bf16 arithmetic: AMX tiles and AVX512-BF16 dot products.
+NATIVE_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+CPUINFO = "/proc/cpuinfo"
+_logged_choices: set[tuple[bool, str]] = set()
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (the ``flags`` line of Linux ``/proc/cpuinfo``); empty where unreadable."""
+    try:
+        with open(CPUINFO) as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "flags":
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def _onednn_bf16() -> bool:
+    """Whether oneDNN (mkldnn) reports bf16 support; on its own it also says yes on CPUs that emulate bf16."""
     try:
         return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def _cpu_bf16_choice() -> tuple[bool, str]:
+    """(use bf16 on the CPU, why)."""
+    override = os.environ.get(CPU_PRECISION_ENV, "").strip().lower()
+    if override in ("bf16", "fp32"):
+        return override == "bf16", f"{CPU_PRECISION_ENV}={override}"
+    if override not in ("", "auto"):
+        raise ValueError(f"{CPU_PRECISION_ENV}={override!r}: expected bf16, fp32 or auto (or unset)")
+    native = sorted(NATIVE_BF16_FLAGS & cpu_flags())
+    if not native:
+        return False, ("the CPU has no native bf16 (no amx_bf16 / avx512_bf16 flag), where bf16 runs slower "
+                       f"than fp32; set {CPU_PRECISION_ENV}=bf16 to force it")
+    if not _onednn_bf16():
+        return False, f"the CPU has {', '.join(native)} but oneDNN in this torch build reports no bf16 support"
+    return True, f"the CPU has native bf16 ({', '.join(native)}) and oneDNN supports it"
+
+
+def cpu_supports_bf16() -> bool:
+    """True when bf16 pays off on this CPU: native bf16 units (AMX or AVX512-BF16) that oneDNN can use.
+
+    oneDNN alone also reports bf16 on CPUs that only emulate it (e.g. Skylake-SP's AVX-512), where bf16
+    matmuls and convolutions run 2-4x slower than fp32; so the CPU flags decide. The environment variable
+    ``MELANOFLOW_CPU_PRECISION`` (``bf16`` or ``fp32``; ``auto`` or unset: detect) overrides the choice.
+    The choice and its reason are logged once.
+    """
+    use_bf16, reason = _cpu_bf16_choice()
+    if (use_bf16, reason) not in _logged_choices:
+        _logged_choices.add((use_bf16, reason))
+        log.info("CPU precision: %s, as %s", "bf16" if use_bf16 else "fp32", reason)
+    return use_bf16
 
 
 def low_precision_dtype(device: torch.device) -> torch.dtype | None:

@@ -12,6 +12,8 @@ from melanoflow import io
 from melanoflow.classification.cache import (
     build_cache,
     cache_sources,
+    lesion_box,
+    lesion_boxes,
     merge_caches,
     open_cache,
     shard_sources,
@@ -94,3 +96,49 @@ def test_training_augmentation_depends_on_row_seed_and_epoch_only(tmp_path):
     assert not all(torch.equal(a, dataset[i][0]) for i, a in enumerate(first))
     assert first[0].shape == (3, 16, 16)
     assert epoch_order(10, 200, 3) == epoch_order(10, 200, 3) != epoch_order(10, 200, 4)
+
+
+def test_epoch_order_sizes_and_class_balance():
+    assert sorted(epoch_order(10, 200, 0)) == list(range(10))  # default: every example once
+    longer = epoch_order(10, 200, 0, size=25)
+    assert len(longer) == 25 and sorted(longer[:10]) == sorted(longer[10:20]) == list(range(10))
+    assert len(set(longer[20:])) == 5
+    targets = np.array([0] * 90 + [1] * 10)
+    balanced = np.asarray(epoch_order(100, 200, 0, size=20000, targets=targets))
+    assert abs((targets[balanced] == 1).mean() - 0.5) < 0.02
+    assert set(balanced[targets[balanced] == 1]) == set(range(90, 100))
+
+
+def test_lesion_box_is_a_square_around_the_lesion_inside_the_image():
+    mask = np.zeros((100, 200), bool)
+    mask[40:60, 100:130] = True  # 20 x 30 lesion centred at (y 50, x 115)
+    # longest side 30, grown by 0.5 x 30 on each side: a 60-px square around the centre
+    assert lesion_box(mask, 0.5) == (85, 20, 145, 80)
+    assert lesion_box(mask, 0.0) == (100, 35, 130, 65)
+    mask[:] = False
+    mask[0:10, 190:200] = True  # in the corner: the square moves inside the image
+    assert lesion_box(mask, 1.0) == (170, 0, 200, 30)
+    mask[:] = True  # larger than the short side: shrunk to it
+    assert lesion_box(mask, 0.2) == (50, 0, 150, 100)
+    assert lesion_box(np.zeros((5, 5), bool), 0.2) is None
+
+
+def test_lesion_crop_cache_holds_the_lesion(tmp_path):
+    image = np.zeros((60, 120, 3), np.uint8)
+    image[20:40, 80:100] = 255  # a bright square lesion on the right
+    io.write_image(tmp_path / "a.png", image)
+    mask = image[..., 0] > 0
+    io.write_image(tmp_path / "a_mask.png", mask.astype(np.uint8) * 255)
+    masks = pd.DataFrame({"image_id": ["a"], "dataset": ["d"], "split": ["test"],
+                          "mask_path": [str(tmp_path / "a_mask.png")], "lesion_fraction": [mask.mean()]})
+    masks.to_parquet(tmp_path / "masks.parquet")
+    rows = pd.DataFrame({"source_path": [str(tmp_path / "a.png")], "dataset": ["d"], "image_id": ["a"],
+                         "origin": ["real"]})
+    boxes = lesion_boxes(rows, tmp_path / "masks.parquet", 0.5)
+    assert boxes == {str(tmp_path / "a.png"): (70, 10, 110, 50)}
+    cropped = build_cache(list(boxes), 20, boxes=boxes).pixels[0]
+    whole = build_cache(list(boxes), 20).pixels[0]
+    assert cropped[5:15, 5:15].min() == 255 and cropped[:4].max() == 0  # the lesion fills the middle half
+    assert (whole > 0).mean() < (cropped > 0).mean()
+    synthetic = rows.assign(origin="synthetic")
+    assert lesion_boxes(synthetic, tmp_path / "masks.parquet", 0.5) == {str(tmp_path / "a.png"): None}

@@ -95,21 +95,83 @@ def test_predictions_for_the_test_split_and_purified_test_images(tiny_project):
     torch.manual_seed(0)  # an untrained network: its probabilities are far from saturated
     save_classifier(root / "model.pt", build_classifier("resnet18", 3).eval(),
                     classifier_metadata("resnet18", CLASSES, 32, 40, IMAGENET_MEAN, IMAGENET_STD, None))
-    params = {"device": "cpu", "batch_size": 4}
+    params = {"device": "cpu", "batch_size": 4, "tta": False}
     inputs = [str(root / name) for name in ("train.parquet", "cache.npy", "cache.json", "model.pt")]
     predict_variant(*inputs, str(root / "pred.parquet"), params)
     predict_variant(*inputs, str(root / "pred.purified.parquet"), params, str(root / "occlusions.parquet"))
+    predict_variant(*inputs, str(root / "pred.tta.parquet"), params | {"tta": True})
     schema = predictions_schema(CLASSES)
-    plain = read_table(root / "pred.parquet", schema)
+    both = read_table(root / "pred.parquet", schema)
     purified = read_table(root / "pred.purified.parquet", schema)
-    test = tiny_project["images"].query("split == 'test'")
-    assert sorted(plain["image_id"]) == sorted(test["image_id"])
+    images = tiny_project["images"]
+    # validation rows are predicted too (for selection and the validation report), the training rows never
+    assert sorted(both["image_id"]) == sorted(images.query("split != 'train'")["image_id"])
+    assert (both.set_index("image_id")["split"] == images.set_index("image_id")["split"].loc[both["image_id"]]).all()
+    plain = both[both["split"] == "test"]
+    test = images.query("split == 'test'")
+    assert sorted(plain["image_id"]) == sorted(test["image_id"]) == sorted(purified["image_id"])
     probabilities = plain[[f"prob_{label}" for label in CLASSES]].to_numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
     assert (plain["predicted"].to_numpy() == np.asarray(CLASSES)[probabilities.argmax(1)]).all()
     # occluded test images (ids ending in _0) were replaced by their purified copies, the others were not
     changed = plain.set_index("image_id")["prob_melanoma"] != purified.set_index("image_id")["prob_melanoma"]
     assert changed[changed].index.str.endswith("_0").all() and changed.any()
+    # test-time augmentation: the mean over the four flips of the centre crop, computed here by hand
+    tta = read_table(root / "pred.tta.parquet", schema).set_index("image_id")
+    model, meta = load_classifier(root / "model.pt")
+    cache = build_cache(list(test["image_path"]), 40)
+    crops = torch.stack([torch.from_numpy(cache.pixels[slot][4:36, 4:36]).permute(2, 0, 1)
+                         for slot in range(len(test))]).float().div(255)
+    crops = (crops - torch.tensor(IMAGENET_MEAN)[:, None, None]) / torch.tensor(IMAGENET_STD)[:, None, None]
+    with torch.inference_mode():
+        views = [crops, crops.flip(-1), crops.flip(-2), crops.flip((-2, -1))]
+        expected = torch.stack([torch.softmax(model(view), 1) for view in views]).mean(0).numpy()
+    np.testing.assert_allclose(tta.loc[test["image_id"], [f"prob_{c}" for c in CLASSES]].to_numpy(), expected,
+                               atol=2e-3)
+    assert not np.allclose(expected, plain.set_index("image_id").loc[test["image_id"],
+                                                                     [f"prob_{c}" for c in CLASSES]].to_numpy(),
+                           atol=1e-4)
+
+
+def test_test_rows_never_influence_training(trained):
+    """Selection uses the validation rows only: relabelling the test rows and swapping their images
+    leaves the trained weights and the history exactly as they were."""
+    manifest = trained["manifest"].copy()
+    test = manifest["split"] == "test"
+    manifest.loc[test, "label"] = manifest.loc[test, "label"].to_numpy()[::-1]
+    manifest.loc[test, "source_path"] = manifest.loc[manifest["split"] == "train", "source_path"].to_numpy()[
+        : test.sum()]
+    root = trained["root"] / "relabelled"
+    history = fit(manifest, trained["cache"], TINY, CLASSES, 200, root / "model.pt", root / "history.csv",
+                  root / "resume.pt")
+    original, _ = load_classifier(trained["root"] / "model.pt")
+    relabelled, _ = load_classifier(root / "model.pt")
+    for key, value in original.state_dict().items():
+        assert torch.equal(value, relabelled.state_dict()[key]), key
+    pd.testing.assert_frame_equal(history.drop(columns=["seconds", "train_images_per_s"]),
+                                  trained["history"].drop(columns=["seconds", "train_images_per_s"]))
+
+
+def test_schedules_warm_up_and_decay():
+    from melanoflow.classification.train import make_optimizer, make_scheduler
+
+    def rates(settings):
+        optimizer = make_optimizer(torch.nn.Linear(2, 2), settings)
+        scheduler = make_scheduler(optimizer, settings)
+        seen = []
+        for _ in range(settings.epochs):
+            seen.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        return seen
+
+    cosine = TrainSettings(epochs=5, lr=0.1, schedule="cosine", warmup_epochs=1, optimizer="adamw")
+    # warm-up epoch at lr / 10, then cosine over the 4 remaining epochs: 0.1 (1 + cos(pi k / 4)) / 2
+    assert rates(cosine) == pytest.approx([0.01, 0.1, 0.0853553, 0.05, 0.0146447], rel=1e-5)
+    step = TrainSettings(epochs=4, lr=0.1, lr_step_epochs=2, lr_gamma=0.1)
+    assert rates(step) == pytest.approx([0.1, 0.1, 0.01, 0.01])
+    with pytest.raises(ValueError, match="classification.sampling"):
+        TrainSettings(sampling="oversample")
 
 
 def test_inference_copy_folds_batch_norm_without_changing_outputs():

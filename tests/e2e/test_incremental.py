@@ -38,12 +38,29 @@ def test_changing_a_purification_parameter_reruns_purification_and_what_follows_
     run = copy_run()
     demo = yaml.safe_load(Path(TINY_CONFIGS[0]).read_text())
     changed = tmp_path / "changed.yaml"
-    threshold = demo["purification"]["classic"]["threshold"]
-    changed.write_text(yaml.safe_dump({"purification": {"classic": {"threshold": threshold * 1.5}}}))
+    threshold = demo["purification"]["improved"]["threshold"]
+    changed.write_text(yaml.safe_dump({"purification": {"improved": {"threshold": threshold * 1.5}}}))
 
     planned = planned_rules(run, "--configfile", *TINY_CONFIGS, str(changed))
 
     assert planned == purification_and_downstream(run)
+
+
+def test_changing_an_unused_purification_methods_settings_reruns_nothing(copy_run, tmp_path):
+    """The tiny run uses method improved: the paper's, DullRazor's and the network's settings are not read."""
+    run = copy_run()
+    demo = yaml.safe_load(Path(TINY_CONFIGS[0]).read_text())["purification"]
+    assert demo["method"] == "improved"
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump({"purification": {
+        "paper": {"threshold": demo["paper"]["threshold"] * 1.5},
+        "dullrazor": {"threshold": demo["dullrazor"]["threshold"] + 5},
+        "network": {"adam_steps": demo["network"]["adam_steps"] + 1},
+        "device": "auto",
+    }}))
+
+    # what an unchanged config plans (nothing, see test_tiny_run), so that nothing is added
+    assert planned_rules(run, "--configfile", *TINY_CONFIGS, str(changed)) == planned_rules(run)
 
 
 def copy_of_workflow(target: Path) -> Path:

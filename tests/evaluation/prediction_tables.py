@@ -9,12 +9,13 @@ CLASSES = ["melanoma", "nevus", "seborrheic_keratosis"]
 ISIC2018_CLASSES = ["MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
 
 
-def predictions_frame(labels, probabilities, classes=CLASSES, dataset="demo"):
+def predictions_frame(labels, probabilities, classes=CLASSES, dataset="demo", split="test"):
     probabilities = np.asarray(probabilities, dtype=float)
     frame = pd.DataFrame(
         {
             "image_id": [f"ISIC_{index:07d}" for index in range(len(labels))],
             "dataset": dataset,
+            "split": split,
             "label": list(labels),
             "predicted": [classes[i] for i in probabilities.argmax(axis=1)],
         }

@@ -65,10 +65,13 @@ def test_compare_states_the_verdict_beside_the_paper(tmp_path, checkpoint):
             ("html", "html"),
             ("roc", "png"),
             ("confusion", "png"),
+            ("front_page", "rst"),
         ]
     }
+    splits = tmp_path / "splits.json"
+    splits.write_text(json.dumps({"demo": {"test": {"origin": "official", "images": 120, "classes": {}}}}))
     report.compare_variants(
-        predictions, metrics_files, dict.fromkeys(predictions, checkpoint), outputs, PARAMS
+        predictions, metrics_files, dict.fromkeys(predictions, checkpoint), outputs, PARAMS, splits=str(splits)
     )
     table = pd.read_csv(outputs["table"]).set_index("variant")
     assert table.loc["proposed", "melanoma_auc"] == 1.0
@@ -84,6 +87,13 @@ def test_compare_states_the_verdict_beside_the_paper(tmp_path, checkpoint):
     assert report.PAPER_SOURCE in markdown
     assert "trained without ImageNet weights" in markdown and "proposed (resnet18, random init)" in markdown
     assert "proposed beats baseline" in Path(outputs["html"]).read_text()
+    front_page = Path(outputs["front_page"]).read_text()  # the report's landing page (tests/evaluation/test_front_page.py)
+    verdicts = [line for line in markdown.splitlines() if line.startswith(("Melanoma ROC AUC:", "Mean ROC AUC:"))]
+    assert len(verdicts) == 2 and all(line in front_page for line in verdicts)
+    for variant, row in table.iterrows():
+        assert f"{row['melanoma_auc']:.3f} [{row['melanoma_auc_low']:.3f}, {row['melanoma_auc_high']:.3f}]" in front_page
+        assert f"{variant} (resnet18, random init)" in front_page
+    assert "demo: test: 120 images, official" in front_page
     for figure in ("roc", "confusion"):
         assert Path(outputs[figure]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

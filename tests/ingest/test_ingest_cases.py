@@ -1,5 +1,6 @@
 """Ingest on small generated archives: every layout, every bad-input case, nothing half-written."""
 
+import json
 import logging
 import stat
 import zipfile
@@ -28,7 +29,7 @@ def settings(on_bad_image="fail", **overrides):
 def run(tmp_path, datasets, **kwargs):
     out = tmp_path / "out"
     manifest = ingest(datasets, CLASSES, settings(**kwargs), 7, out / "images", out / "images.parquet",
-                      out / "quarantine.parquet")
+                      out / "quarantine.parquet", splits_path=out / "splits.json")
     return manifest, out
 
 
@@ -234,3 +235,42 @@ def test_same_image_in_two_splits_names_both_rows(tmp_path):
 def test_missing_dataset_folder(tmp_path):
     with pytest.raises(BadInputError, match="does not exist"):
         run(tmp_path, {"isic": isic(tmp_path / "nowhere")})
+
+
+def carving_archive(folder, n_train=40):
+    """An ISIC 2017 layout with Training and Validation parts but no test part; two images per lesion id
+    are not expressible there, so lesions are single images and only the class strata matter."""
+    truth = {f"ISIC_{index:03d}": ((1.0, 0.0) if index % 4 == 0 else (0.0, 0.0)) for index in range(n_train)}
+    write_isic2017(folder, truth, split="Training", images={name: jpeg(seed=i) for i, name in enumerate(truth)})
+    write_isic2017(folder, {"ISIC_900": (1.0, 0.0), "ISIC_901": (0.0, 0.0)}, split="Validation",
+                   images={"ISIC_900": jpeg(seed=900), "ISIC_901": jpeg(seed=901)})
+    return truth
+
+
+def test_missing_test_part_is_carved_from_training_only(tmp_path, caplog):
+    folder = tmp_path / "isic"
+    carving_archive(folder)
+    split = {"val_fraction": 0.1, "test_fraction": 0.25}
+    with caplog.at_level(logging.INFO):
+        manifest, out = run(tmp_path, {"isic": isic(folder)}, split=split)
+    again, _ = run(tmp_path / "again", {"isic": isic(folder)}, split=split)
+    splits = dict(zip(manifest.image_id, manifest.split, strict=True))
+    assert splits["ISIC_900"] == splits["ISIC_901"] == "val"  # the official val part is kept, nothing added
+    assert sum(split == "val" for split in splits.values()) == 2
+    test = manifest[manifest.split == "test"]
+    assert 8 <= len(test) <= 12 and set(test.image_id) < {f"ISIC_{i:03d}" for i in range(40)}
+    assert set(test.label) == {"nevus", "melanoma"} and abs((test.label == "melanoma").mean() - 0.25) <= 0.06
+    assert list(again.split) == list(manifest.split)  # seeded
+    assert "no test part" in caplog.text and "carved out as test" in caplog.text
+    summary = json.loads((out / "splits.json").read_text())["isic"]
+    assert summary["test"]["origin"].startswith("carved from the official training part")
+    assert summary["val"]["origin"] == "official" and summary["test"]["images"] == len(test)
+
+
+def test_split_train_puts_every_image_in_training(tmp_path):
+    folder = tmp_path / "isic"
+    carving_archive(folder)
+    manifest, out = run(tmp_path, {"isic": isic(folder, split="train")}, split={"val_fraction": 0.1, "test_fraction": 0.25})
+    assert set(manifest.split) == {"train"} and len(manifest) == 42
+    assert json.loads((out / "splits.json").read_text()) == {"isic": {"train": {
+        "origin": "all images (split: train)", "images": 42, "classes": {"melanoma": 11, "nevus": 31}}}}

@@ -32,7 +32,10 @@ def test_isic2017_official_layout(tmp_path, shared_data):
     assert len(manifest) == len(expected) == 179
     assert dict(zip(manifest.image_id, manifest.label, strict=True)) == expected
     assert manifest.label.value_counts().to_dict() == {"nevus": 96, "seborrheic_keratosis": 49, "melanoma": 34}
-    assert (manifest.split == "train").all()  # only the Training triple is present: the official split is kept
+    # only the Training triple is present: val is carved from it (test_fraction is 0 here), stratified by class
+    carved = manifest[manifest.split == "val"]
+    assert set(manifest.split) == {"train", "val"} and 30 <= len(carved) <= 42
+    assert carved.label.value_counts(normalize=True).sub(manifest.label.value_counts(normalize=True)).abs().max() < 0.05
     assert manifest.mask_path.notna().all()
     with zipfile.ZipFile(folder / "ISIC-2017_Training_Part1_GroundTruth.zip") as archive:
         for row in manifest.sample(5, random_state=0).itertuples():

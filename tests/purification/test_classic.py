@@ -1,4 +1,4 @@
-"""The classic method (paper Section 3.2.2): removal, lesion protection, resolution independence."""
+"""Method improved (classic.py): removal, lesion protection, resolution independence, its additions."""
 
 from dataclasses import replace
 
@@ -20,7 +20,8 @@ from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazo
 from melanoflow.purification.metrics import psnr
 from tests.purification.conftest import HAIR, SKIN
 
-PAPER = ClassicSettings(remove_inside_lesion=False)
+# the improved method with the paper's lesion overlay alone protecting the lesion
+OVERLAY_ONLY = ClassicSettings(remove_inside_lesion=False)
 
 
 @pytest.mark.parametrize("fill", ["normalized", "closing", "telea"])
@@ -45,7 +46,7 @@ def test_hair_free_skin_is_left_alone(make_scene):
 
 def test_paper_overlay_leaves_every_lesion_pixel_unchanged(make_scene):
     image, _, lesion, hair = make_scene(300, 400, with_lesion=True, hair=True)
-    result = purify_classic(image, lesion, PAPER)
+    result = purify_classic(image, lesion, OVERLAY_ONLY)
     np.testing.assert_array_equal(result.image[lesion], image[lesion])
     assert not (result.occlusion & lesion).any()
     assert result.occlusion[hair & ~lesion].mean() > 0.98
@@ -56,7 +57,7 @@ def test_without_overlay_dark_lesion_texture_would_be_removed(make_scene):
     image, _, lesion, _ = make_scene(300, 400, with_lesion=True, hair=False)
     unprotected = detect_occlusions(image, None, ClassicSettings())
     assert (unprotected & lesion).sum() > 20
-    assert not (detect_occlusions(image, lesion, PAPER) & lesion).any()
+    assert not (detect_occlusions(image, lesion, OVERLAY_ONLY) & lesion).any()
 
 
 def test_hair_crossing_the_lesion_is_removed_without_touching_lesion_texture(make_scene):

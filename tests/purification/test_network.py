@@ -82,7 +82,7 @@ def training_inputs(tmp_path):
     network = {"base_channels": 4, "depth": 2, "image_size": 32, "batch_size": 2, "adam_steps": 3, "sgd_steps": 2,
                "adam_lr": 2e-4, "sgd_lr": 1e-4, "random_strokes": 2, "loss_weights": WEIGHTS,
                "vgg16_weights": None, "checkpoint_every": 2}
-    params = {"seed": 200, "device": "cpu", "classic": {}, "network": network}
+    params = {"seed": 200, "device": "cpu", "improved": {}, "network": network}
     return tmp_path, params
 
 

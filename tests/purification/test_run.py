@@ -19,7 +19,7 @@ from melanoflow.purification.run import OCCLUSIONS_SCHEMA, purify_shard
 from melanoflow.purification.scoring import score_demo_occlusions
 from tests.purification.conftest import scene
 
-PARAMS = {"method": "classic", "device": "cpu", "select_threshold": 0.005, "classic": {}, "dullrazor": {}}
+PARAMS = {"method": "improved", "device": "cpu", "select_threshold": 0.005, "improved": {}}
 MASKS_COLUMNS = ["image_id", "dataset", "split", "mask_path", "lesion_fraction"]
 
 
@@ -67,7 +67,7 @@ def test_shards_purify_every_image_and_merge(tiny_inputs):
     shard_zero = read_table(shard_paths[0], OCCLUSIONS_SCHEMA)
     assert set(shard_zero["image_id"]) == set(select_shard(table.reset_index(), 0, 2)["image_id"])
 
-    scores = score_demo_occlusions(out / "occlusions.parquet", tiny_inputs / "truth", out / "scores.json", "classic")
+    scores = score_demo_occlusions(out / "occlusions.parquet", tiny_inputs / "truth", out / "scores.json", "improved")
     assert scores["hair"]["images"] == 2
     assert scores["hair"]["recall"] > 0.95
     assert scores["ruler"]["recall"] is None  # no ruler drawn anywhere
@@ -108,7 +108,7 @@ def test_hand_counted_scores(tmp_path):
                            "purified_path": "unused.png", "occlusion_mask_path": str(tmp_path / "ISIC_1_occlusion.png"),
                            "occluded_fraction": 6 / 16, "selected": True}])
     write_table(table, tmp_path / "occlusions.parquet", OCCLUSIONS_SCHEMA)
-    scores = score_demo_occlusions(tmp_path / "occlusions.parquet", tmp_path, tmp_path / "s.json", "classic")
+    scores = score_demo_occlusions(tmp_path / "occlusions.parquet", tmp_path, tmp_path / "s.json", "improved")
     assert scores["hair"]["recall"] == 3 / 4
     assert scores["ruler"]["recall"] == 1 / 2
     assert scores["precision"] == 4 / 6

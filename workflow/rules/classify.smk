@@ -11,7 +11,7 @@ rule classification_manifest:
         figure=report(
             f"{RESULTS}/manifests/train.{{variant}}.counts.png",
             caption="../report/classification_counts.rst",
-            category="Classification",
+            category="5. Classifiers",
             subcategory="{variant}",
         ),
     log:
@@ -21,7 +21,7 @@ rule classification_manifest:
     conda:
         CONDA_ENV
     params:
-        settings=stage_params("classification"),
+        settings=stage_params("classification", exclude=("classical_floor",)),
     script:
         "../scripts/classification_manifest.py"
 
@@ -30,6 +30,7 @@ rule classification_manifest:
 # are temporary: once merged they would only double the disk the cache takes.
 rule classification_cache_shard:
     input:
+        unpack(lesion_masks),
         manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
         code=stage_code("classification"),
     output:
@@ -48,6 +49,7 @@ rule classification_cache_shard:
     params:
         size=config["classification"]["resize"],
         n_shards=config["shards"],
+        lesion_crop=LESION_CROP,
     script:
         "../scripts/classification_cache_shard.py"
 
@@ -96,7 +98,7 @@ rule classification_train:
         figure=report(
             f"{RESULTS}/classify/{{variant}}/history.png",
             caption="../report/classification_history.rst",
-            category="Classification",
+            category="5. Classifiers",
             subcategory="{variant}",
         ),
     log:
@@ -111,7 +113,7 @@ rule classification_train:
     resources:
         gpu=CLASSIFICATION_GPU,
     params:
-        settings=stage_params("classification"),
+        settings=stage_params("classification", exclude=("classical_floor",)),
     script:
         "../scripts/classification_train.py"
 
@@ -137,13 +139,14 @@ rule classification_predict:
     resources:
         gpu=CLASSIFICATION_GPU,
     params:
-        settings=stage_params("classification"),
+        settings=stage_params("classification", exclude=("classical_floor",)),
     script:
         "../scripts/classification_predict.py"
 
 
 rule classification_predict_purified:
     input:
+        unpack(lesion_masks),
         manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
         cache=f"{RESULTS}/classify/{{variant}}/images.npy",
         index=f"{RESULTS}/classify/{{variant}}/images.json",
@@ -164,6 +167,33 @@ rule classification_predict_purified:
     resources:
         gpu=CLASSIFICATION_GPU,
     params:
-        settings=stage_params("classification"),
+        settings=stage_params("classification", exclude=("classical_floor",)),
     script:
         "../scripts/classification_predict.py"
+
+
+# The classical floor every deep variant must beat: logistic regression on colour and shape features of
+# the segmented lesion, C chosen on the validation split; predictions for the val and test splits.
+rule classical_floor:
+    input:
+        images=f"{RESULTS}/manifests/images.parquet",
+        masks=f"{RESULTS}/segmentation/masks.parquet",
+        code=stage_code("classification"),
+    output:
+        predictions=f"{RESULTS}/predictions/classical_floor.parquet",
+        model=f"{RESULTS}/models/classical_floor.json",
+    log:
+        f"{RESULTS}/logs/classification/classical_floor.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/classification/classical_floor.tsv"
+    conda:
+        CONDA_ENV
+    threads: 2
+    params:
+        settings={
+            "seed": config["seed"],
+            "classes": CLASSES,
+            **config["classification"]["classical_floor"],
+        },
+    script:
+        "../scripts/classical_floor.py"

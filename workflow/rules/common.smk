@@ -138,6 +138,29 @@ def segmentation_targets():
 PURIFICATION_GPU = 1 if config["purification"]["device"] == "cuda" else 0
 # Purification settings read only by later jobs (the classifier's test-time switch, the figure).
 PURIFICATION_DOWNSTREAM_KEYS = ("test_time", "figure_images")
+# The settings each purification method reads: its own section(s), and `device` where a network runs.
+# The network fills the mask that the improved method's detector finds.
+PURIFICATION_METHOD_KEYS = {
+    "paper": ("paper",),
+    "improved": ("improved",),
+    "dullrazor": ("dullrazor",),
+    "network": ("improved", "network", "device"),
+}
+
+
+def purification_params():
+    """The purification section as the configured method reads it (plus seed and classes).
+
+    The other methods' sections (and keys only later stages read) are left out, so that editing them
+    does not rerun purification.
+    """
+    read = PURIFICATION_METHOD_KEYS[config["purification"]["method"]]
+    unused = sorted(
+        {key for keys in PURIFICATION_METHOD_KEYS.values() for key in keys} - set(read)
+    )
+    return stage_params(
+        "purification", exclude=(*PURIFICATION_DOWNSTREAM_KEYS, *unused)
+    )
 
 
 def purification_inputs(wildcards=None):
@@ -181,10 +204,33 @@ def classification_manifest_inputs(wildcards):
     return inputs
 
 
+LESION_CROP = config["classification"]["lesion_crop"]
+
+
+def lesion_masks(wildcards=None):
+    """The predicted lesion masks, for jobs that crop images around the lesion (`lesion_crop`)."""
+    return (
+        {"masks": f"{RESULTS}/segmentation/masks.parquet"}
+        if LESION_CROP is not None
+        else {}
+    )
+
+
 def classification_weights(wildcards=None):
-    """The configured ImageNet weights file (so a missing file stops the DAG early), or nothing."""
+    """The configured ImageNet weights file (so a missing file stops the DAG early), or nothing.
+
+    A torchvision weights name (IMAGENET1K_V2, ResNet50_Weights.IMAGENET1K_V2: one word, no folder or
+    suffix, not an existing file) is no input file: the training job looks it up in the torch hub cache
+    itself, and says where to put the file, or which names are valid, when that fails.
+    """
+    import re
+
     weights = config["classification"]["weights"]
-    return [weights] if weights else []
+    if not weights:
+        return []
+    if re.fullmatch(r"(\w+_Weights\.)?\w+", weights) and not Path(weights).exists():
+        return []
+    return [weights]
 
 
 def classification_targets():
@@ -200,16 +246,30 @@ def classification_targets():
     return targets
 
 
+CLASSICAL_FLOOR = "classical_floor"
+
+
 def classifier_checkpoint(prediction_set):
-    """The classifier behind a prediction set: `<variant>.test_purified` comes from `<variant>`'s."""
+    """The model behind a prediction set: `<variant>.test_purified` comes from `<variant>`'s classifier."""
+    if prediction_set == CLASSICAL_FLOOR:
+        return f"{RESULTS}/models/{CLASSICAL_FLOOR}.json"
     return f"{RESULTS}/models/classifier.{prediction_set.split('.')[0]}.pt"
 
 
-# Every classifier's predictions are scored, and its predictions on purified test images when made.
-EVALUATED = VARIANTS + [
-    f"{name}.test_purified" for name in VARIANTS if TEST_TIME_PURIFICATION
-]
+# Every classifier's predictions are scored, and its predictions on purified test images when made, and
+# the classical floor's when it is enabled.
+EVALUATED = (
+    VARIANTS
+    + [f"{name}.test_purified" for name in VARIANTS if TEST_TIME_PURIFICATION]
+    + (
+        [CLASSICAL_FLOOR]
+        if config["classification"]["classical_floor"]["enabled"]
+        else []
+    )
+)
 EVALUATED_CLASSIFIERS = [classifier_checkpoint(name) for name in EVALUATED]
+# Variants scored on the validation split as well (test-time purification predicts test images only).
+VALIDATED = [name for name in EVALUATED if not name.endswith(".test_purified")]
 EXPLAINED = config["evaluation"]["vbp"]["variants"]
 
 
@@ -224,6 +284,8 @@ def evaluation_targets():
             "confusion.png",
             "occlusion_reliance.png",
             "occlusion_reliance.csv",
+            "validation/comparison.csv",
+            "validation/comparison.md",
         )
     ] + [f"{RESULTS}/reports/{variant}/vbp_cases.png" for variant in EXPLAINED]
 

@@ -27,32 +27,34 @@ rule compare_variants:
         ),
         metrics=expand(f"{RESULTS}/reports/{{variant}}/metrics.json", variant=EVALUATED),
         classifiers=EVALUATED_CLASSIFIERS,
+        splits=f"{RESULTS}/manifests/splits.json",
         code=stage_code("evaluation"),
     output:
         table=report(
             f"{RESULTS}/reports/comparison.csv",
             caption="../report/evaluation_comparison_table.rst",
-            category="Classification",
-            subcategory="Comparison",
+            category="6. Comparison",
+            subcategory="Test split",
         ),
         markdown=f"{RESULTS}/reports/comparison.md",
+        front_page=f"{RESULTS}/reports/front_page.rst",
         html=report(
             f"{RESULTS}/reports/comparison.html",
             caption="../report/evaluation_comparison.rst",
-            category="Classification",
-            subcategory="Comparison",
+            category="6. Comparison",
+            subcategory="Test split",
         ),
         roc=report(
             f"{RESULTS}/reports/roc.png",
             caption="../report/evaluation_roc.rst",
-            category="Classification",
-            subcategory="Comparison",
+            category="6. Comparison",
+            subcategory="Test split",
         ),
         confusion=report(
             f"{RESULTS}/reports/confusion.png",
             caption="../report/evaluation_confusion.rst",
-            category="Classification",
-            subcategory="Comparison",
+            category="6. Comparison",
+            subcategory="Test split",
         ),
     log:
         f"{RESULTS}/logs/evaluate/compare.log",
@@ -67,8 +69,35 @@ rule compare_variants:
         "../scripts/evaluation_compare.py"
 
 
+rule compare_variants_on_validation:
+    input:
+        predictions=expand(
+            f"{RESULTS}/predictions/{{variant}}.parquet", variant=VALIDATED
+        ),
+        classifiers=[classifier_checkpoint(name) for name in VALIDATED],
+        code=stage_code("evaluation"),
+    output:
+        table=report(
+            f"{RESULTS}/reports/validation/comparison.csv",
+            caption="../report/evaluation_validation_table.rst",
+            category="6. Comparison",
+            subcategory="Validation split",
+        ),
+        markdown=f"{RESULTS}/reports/validation/comparison.md",
+    log:
+        f"{RESULTS}/logs/evaluate/compare_validation.log",
+    conda:
+        CONDA_ENV
+    params:
+        settings=stage_params("evaluation"),
+        variants=VALIDATED,
+    script:
+        "../scripts/evaluation_compare_validation.py"
+
+
 rule explain_cases:
     input:
+        unpack(lesion_masks),
         classifier=f"{RESULTS}/models/classifier.{{variant}}.pt",
         predictions=f"{RESULTS}/predictions/{{variant}}.parquet",
         images=f"{RESULTS}/manifests/images.parquet",
@@ -77,8 +106,7 @@ rule explain_cases:
         figure=report(
             f"{RESULTS}/reports/{{variant}}/vbp_cases.png",
             caption="../report/evaluation_vbp_cases.rst",
-            category="Classification",
-            subcategory="VisualBackProp",
+            category="7. Explanations",
             labels={"figure": "TP / FP / FN / TN", "classifier": "{variant}"},
         ),
     log:
@@ -99,6 +127,7 @@ rule explain_cases:
 
 rule occlusion_reliance:
     input:
+        unpack(lesion_masks),
         classifiers=expand(
             f"{RESULTS}/models/classifier.{{variant}}.pt", variant=EXPLAINED
         ),
@@ -109,15 +138,13 @@ rule occlusion_reliance:
         figure=report(
             f"{RESULTS}/reports/occlusion_reliance.png",
             caption="../report/evaluation_occlusion_reliance.rst",
-            category="Classification",
-            subcategory="VisualBackProp",
+            category="7. Explanations",
             labels={"figure": "saliency on occlusions", "classifier": "all"},
         ),
         table=report(
             f"{RESULTS}/reports/occlusion_reliance.csv",
             caption="../report/evaluation_occlusion_table.rst",
-            category="Classification",
-            subcategory="VisualBackProp",
+            category="7. Explanations",
             labels={"figure": "saliency on occlusions (table)", "classifier": "all"},
         ),
     log:

@@ -8,6 +8,7 @@ rule ingest:
     output:
         manifest=f"{RESULTS}/manifests/images.parquet",
         quarantine=f"{RESULTS}/manifests/quarantine.parquet",
+        splits=f"{RESULTS}/manifests/splits.json",
         images=directory(f"{RESULTS}/images"),
     log:
         f"{RESULTS}/logs/ingest.log",

@@ -25,7 +25,7 @@ if config["purification"]["method"] == "network":
         resources:
             gpu=PURIFICATION_GPU,
         params:
-            settings=stage_params("purification", exclude=PURIFICATION_DOWNSTREAM_KEYS),
+            settings=purification_params(),
         script:
             "../scripts/purify_train.py"
 
@@ -45,7 +45,7 @@ rule purify_shard:
     resources:
         gpu=PURIFICATION_GPU,
     params:
-        settings=stage_params("purification", exclude=PURIFICATION_DOWNSTREAM_KEYS),
+        settings=purification_params(),
         n_shards=config["shards"],
     script:
         "../scripts/purify_shard.py"
@@ -73,7 +73,7 @@ rule purify_figure:
         report(
             f"{RESULTS}/purified/before_after.png",
             caption="../report/purification_figure.rst",
-            category="2. Purification",
+            category="3. Purification",
         ),
     log:
         f"{RESULTS}/logs/purification/figure.log",

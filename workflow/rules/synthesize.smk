@@ -79,19 +79,19 @@ rule synthesis_figures:
         histogram=report(
             f"{RESULTS}/synthetic/{{cls}}/mse_histogram.png",
             caption="../report/synthesis_histogram.rst",
-            category="3. Synthetic lesions",
+            category="4. Synthetic lesions",
             subcategory="{cls}",
         ),
         gallery=report(
             f"{RESULTS}/synthetic/{{cls}}/gallery.png",
             caption="../report/synthesis_gallery.rst",
-            category="3. Synthetic lesions",
+            category="4. Synthetic lesions",
             subcategory="{cls}",
         ),
         curves=report(
             f"{RESULTS}/synthetic/{{cls}}/training.png",
             caption="../report/synthesis_training.rst",
-            category="3. Synthetic lesions",
+            category="4. Synthetic lesions",
             subcategory="{cls}",
         ),
     log:

@@ -12,4 +12,6 @@ write_manifest_cache_shard(
     snakemake.output.cache,
     snakemake.output.index,
     threads=snakemake.threads,
+    masks_path=snakemake.input.get("masks"),
+    lesion_crop=snakemake.params.lesion_crop,
 )

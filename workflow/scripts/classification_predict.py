@@ -13,4 +13,5 @@ predict_variant(
     snakemake.params.settings,
     snakemake.input.get("occlusions"),
     threads=snakemake.threads,
+    masks_path=snakemake.input.get("masks"),
 )

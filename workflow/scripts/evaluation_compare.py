@@ -1,4 +1,5 @@
-"""Snakemake adapter: paired comparison of all variants, the summary beside the paper, ROC and confusion figures."""
+"""Snakemake adapter: paired comparison of all variants, the summary beside the paper, the report's front page,
+ROC and confusion figures."""
 
 from melanoflow.evaluation.report import compare_variants
 from melanoflow.runtime import setup_logging
@@ -10,4 +11,5 @@ compare_variants(
     dict(zip(snakemake.params.variants, snakemake.input.classifiers, strict=True)),
     dict(snakemake.output.items()),
     snakemake.params.settings,
+    splits=snakemake.input.splits,
 )

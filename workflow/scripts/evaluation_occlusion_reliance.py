@@ -11,4 +11,5 @@ write_occlusion_reliance(
     snakemake.output.figure,
     snakemake.output.table,
     snakemake.params.settings,
+    masks=snakemake.input.get("masks"),
 )

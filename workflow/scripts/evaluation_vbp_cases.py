@@ -11,4 +11,5 @@ write_case_figure(
     snakemake.output.figure,
     snakemake.params.settings,
     snakemake.wildcards.variant,
+    masks=snakemake.input.get("masks"),
 )

@@ -12,5 +12,6 @@ ingest(
     images_dir=snakemake.output.images,
     manifest_path=snakemake.output.manifest,
     quarantine_path=snakemake.output.quarantine,
+    splits_path=snakemake.output.splits,
     threads=snakemake.threads,
 )

@@ -1,4 +1,4 @@
-"""Snakemake adapter: train the partial-convolution purification network on classic pairs."""
+"""Snakemake adapter: train the partial-convolution purification network on pairs purified by method improved."""
 
 from melanoflow.purification.train import train_network
 from melanoflow.runtime import setup_logging

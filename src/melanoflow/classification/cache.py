@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,14 +30,56 @@ from tqdm import tqdm
 
 from melanoflow import io
 from melanoflow.classification.manifests import read_training_manifest
-from melanoflow.manifest import select_shard
+from melanoflow.manifest import read_columns, select_shard
 
 log = logging.getLogger(__name__)
 
 
-def load_resized(path: str | os.PathLike, size: int) -> np.ndarray:
-    """One image, decoded (with the shared checks) and resized to (size, size, 3) uint8 RGB."""
-    return cv2.resize(io.read_image(path), (size, size), interpolation=cv2.INTER_AREA)
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels
+
+
+def lesion_box(mask: np.ndarray, margin: float) -> Box | None:
+    """A square around the lesion: its bounding box's longer side grown by ``margin`` times that side on
+    each side, centred on the lesion and moved (then shrunk) to fit the image; None for an empty mask.
+
+    Cropping to it before resizing gives the classifier the lesion at the resolution the network can
+    afford, however small the lesion is in the frame (ISIC 2017 lesions cover a median 18 % of it).
+    """
+    rows, columns = np.nonzero(mask)
+    if rows.size == 0:
+        return None
+    height, width = mask.shape
+    side = (max(rows.max() - rows.min(), columns.max() - columns.min()) + 1) * (1 + 2 * margin)
+    side = int(round(min(side, height, width)))
+    centre_y, centre_x = (rows.min() + rows.max() + 1) / 2, (columns.min() + columns.max() + 1) / 2
+    y0 = int(np.clip(round(centre_y - side / 2), 0, height - side))
+    x0 = int(np.clip(round(centre_x - side / 2), 0, width - side))
+    return x0, y0, x0 + side, y0 + side
+
+
+def crop_to(pixels: np.ndarray, box: Box | None) -> np.ndarray:
+    return pixels if box is None else pixels[box[1] : box[3], box[0] : box[2]]
+
+
+def load_resized(path: str | os.PathLike, size: int, box: Box | None = None) -> np.ndarray:
+    """One image, decoded (with the shared checks), cropped to ``box`` if given and resized to
+    (size, size, 3) uint8 RGB."""
+    return cv2.resize(crop_to(io.read_image(path), box), (size, size), interpolation=cv2.INTER_AREA)
+
+
+def lesion_boxes(rows: pd.DataFrame, masks_path: str | os.PathLike, margin: float) -> dict[str, Box | None]:
+    """source path -> lesion box, for manifest rows (real and purified images share their image's mask;
+    synthetic images, which have none, are used whole)."""
+    masks = read_columns(masks_path, ["image_id", "dataset", "mask_path"])
+    lookup = masks.set_index(["dataset", "image_id"])["mask_path"]
+    boxes = {}
+    for row in rows.drop_duplicates("source_path").itertuples():
+        mask_file = lookup.get((row.dataset, row.image_id)) if getattr(row, "origin", "real") != "synthetic" else None
+        boxes[row.source_path] = None if mask_file is None else lesion_box(io.read_mask(mask_file), margin)
+    empty = [path for path, box in boxes.items() if box is None]
+    if empty:
+        log.info("%d of %d images are used whole (synthetic, or an empty predicted mask)", len(empty), len(boxes))
+    return boxes
 
 
 def cache_sources(manifest: pd.DataFrame) -> list[str]:
@@ -68,19 +110,22 @@ class ImageCache:
         return np.array([self.slots[path] for path in source_paths], dtype=np.int64)
 
 
-def decode_all(paths: Sequence[str], size: int, out: np.ndarray, threads: int = 1) -> None:
-    """Fill ``out[i]`` with ``paths[i]`` resized; decoding runs in ``threads`` threads (PIL and OpenCV
-    release the GIL while they work)."""
+def decode_all(paths: Sequence[str], size: int, out: np.ndarray, threads: int = 1,
+               boxes: Mapping[str, Box | None] | None = None) -> None:
+    """Fill ``out[i]`` with ``paths[i]`` (cropped to its box in ``boxes``) resized; decoding runs in
+    ``threads`` threads (PIL and OpenCV release the GIL while they work)."""
+    boxes = boxes or {}
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        images = pool.map(lambda path: load_resized(path, size), paths)
+        images = pool.map(lambda path: load_resized(path, size, boxes.get(path)), paths)
         for slot, image in enumerate(tqdm(images, total=len(paths), desc=f"caching {size}px", mininterval=5)):
             out[slot] = image
 
 
-def build_cache(paths: Sequence[str], size: int, threads: int = 1) -> ImageCache:
+def build_cache(paths: Sequence[str], size: int, threads: int = 1, boxes: Mapping[str, Box | None] | None = None
+                ) -> ImageCache:
     """An in-memory cache (for small sets such as the purified test images)."""
     pixels = np.empty((len(paths), size, size, 3), dtype=np.uint8)
-    decode_all(paths, size, pixels, threads)
+    decode_all(paths, size, pixels, threads, boxes)
     return ImageCache(pixels, {path: slot for slot, path in enumerate(paths)})
 
 
@@ -96,10 +141,11 @@ def write_slots(sources: Sequence[str], size: int, cache_path: str | os.PathLike
 
 
 def write_cache(sources: Sequence[str], size: int, cache_path: str | os.PathLike, index_path: str | os.PathLike,
-                threads: int = 1) -> None:
+                threads: int = 1, boxes: Mapping[str, Box | None] | None = None) -> None:
     """Decode each of ``sources`` once into the memory-mappable ``cache_path`` (.npy), in that slot order."""
-    log.info("caching %d distinct images at %dpx", len(sources), size)
-    write_slots(sources, size, cache_path, index_path, lambda pixels: decode_all(sources, size, pixels, threads))
+    log.info("caching %d distinct images at %dpx%s", len(sources), size, ", lesion-centred" if boxes else "")
+    write_slots(sources, size, cache_path, index_path,
+                lambda pixels: decode_all(sources, size, pixels, threads, boxes))
 
 
 def merge_caches(sources: Sequence[str], pieces: Sequence[tuple[str | os.PathLike, str | os.PathLike]], size: int,
@@ -126,10 +172,14 @@ def merge_caches(sources: Sequence[str], pieces: Sequence[tuple[str | os.PathLik
 
 
 def write_manifest_cache_shard(manifest_path: str | os.PathLike, shard: int, n_shards: int, size: int,
-                               cache_path: str | os.PathLike, index_path: str | os.PathLike, threads: int = 1) -> None:
-    """Workflow entry point: the cache piece of one shard of a training manifest's images."""
-    write_cache(shard_sources(read_training_manifest(manifest_path), shard, n_shards), size, cache_path,
-                index_path, threads)
+                               cache_path: str | os.PathLike, index_path: str | os.PathLike, threads: int = 1,
+                               masks_path: str | os.PathLike | None = None, lesion_crop: float | None = None
+                               ) -> None:
+    """Workflow entry point: the cache piece of one shard of a training manifest's images, each cropped
+    around its predicted lesion (``masks_path``) when ``lesion_crop`` (the margin) is set."""
+    rows = select_shard(read_training_manifest(manifest_path), shard, n_shards, key="source_path")
+    boxes = lesion_boxes(rows, masks_path, lesion_crop) if lesion_crop is not None else None
+    write_cache(cache_sources(rows), size, cache_path, index_path, threads, boxes)
 
 
 def merge_manifest_cache(manifest_path: str | os.PathLike, pieces: Sequence[tuple[str, str]], size: int,

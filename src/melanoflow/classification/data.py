@@ -68,9 +68,22 @@ class ManifestImages(Dataset):
         return image.contiguous(), int(self.targets[index])
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
-    """The shuffled example order of one epoch: a function of the seed and the epoch only."""
-    return np.random.default_rng([seed, epoch, n]).permutation(n).tolist()
+def epoch_order(n: int, seed: int, epoch: int, size: int | None = None, targets: np.ndarray | None = None
+                ) -> list[int]:
+    """The example order of one epoch: a function of the seed and the epoch only.
+
+    By default every example once, shuffled. ``size`` examples instead: whole shuffled passes, the last
+    one cut short. With ``targets``, classes are drawn equally often (examples drawn with replacement,
+    each with weight 1 / its class's count).
+    """
+    rng = np.random.default_rng([seed, epoch, n])
+    size = n if size is None else size
+    if targets is not None:
+        counts = np.bincount(targets)
+        weights = 1.0 / counts[targets]
+        return rng.choice(n, size=size, replace=True, p=weights / weights.sum()).tolist()
+    passes = [rng.permutation(n) for _ in range(-(-size // n))]
+    return np.concatenate(passes)[:size].tolist()
 
 
 def make_loader(dataset: ManifestImages, batch_size: int, order: list[int] | None = None, workers: int = 0

@@ -1,4 +1,6 @@
-"""Inference on the test split: one probability per class, the predicted class and the true label.
+"""Inference on the validation and test splits: one probability per class, the predicted class and the
+true label. Validation predictions are for model selection and for reporting beside the test split;
+nothing downstream chooses anything on the test rows.
 
 With test-time purification configured (the paper's Table 6) a second prediction set is written for the
 same test images with every occluded one (``selected`` in the purification table) replaced by its
@@ -15,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
-from melanoflow.classification.cache import ImageCache, build_cache, open_cache
+from melanoflow.classification.cache import ImageCache, build_cache, lesion_boxes, open_cache
 from melanoflow.classification.data import ManifestImages, make_loader, to_model_input
 from melanoflow.classification.manifests import read_training_manifest
 from melanoflow.classification.model import for_inference, load_classifier
@@ -27,31 +29,40 @@ log = logging.getLogger(__name__)
 
 def predictions_schema(classes: list[str]) -> pa.Schema:
     return pa.schema(
-        [pa.field(name, pa.string(), nullable=False) for name in ("image_id", "dataset", "label", "predicted")]
+        [pa.field(name, pa.string(), nullable=False)
+         for name in ("image_id", "dataset", "split", "label", "predicted")]
         + [pa.field(f"prob_{label}", pa.float64(), nullable=False) for label in classes]
     )
 
 
+# Test-time augmentation: the image as it is and its horizontal, vertical and double flips (image dims).
+TTA_FLIPS = ((), (-1,), (-2,), (-2, -1))
+
+
 @torch.inference_mode()
 def class_probabilities(fast_model: torch.nn.Module, dtype: torch.dtype, dataset: ManifestImages, batch_size: int,
-                        device: torch.device, mean, std) -> np.ndarray:
-    """Softmax probabilities (N, classes) in dataset order, from a model prepared by ``for_inference``."""
+                        device: torch.device, mean, std, tta: bool = False) -> np.ndarray:
+    """Softmax probabilities (N, classes) in dataset order, from a model prepared by ``for_inference``;
+    with ``tta``, the mean over the four flips of each image."""
     batches = []
     for images, _ in make_loader(dataset, batch_size):
-        logits = fast_model(to_model_input(images, device, mean, std).to(dtype))
-        batches.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+        inputs = to_model_input(images, device, mean, std).to(dtype)
+        views = [inputs.flip(dims) if dims else inputs for dims in (TTA_FLIPS if tta else ((),))]
+        probabilities = [torch.softmax(fast_model(view).float(), dim=1) for view in views]
+        batches.append(torch.stack(probabilities).mean(0).cpu().numpy())
     return np.concatenate(batches).astype(np.float64)
 
 
 def predict_rows(model: torch.nn.Module, meta: dict, rows: pd.DataFrame, cache: ImageCache, batch_size: int,
-                 device: torch.device) -> pd.DataFrame:
+                 device: torch.device, tta: bool = False) -> pd.DataFrame:
     """The predictions table for ``rows`` (manifest rows of real, untransformed images)."""
     classes = meta["classes"]
     dataset = ManifestImages(rows, cache, classes, meta["input_size"], train=False)
     fast_model, dtype = for_inference(model, device)
-    probabilities = class_probabilities(fast_model, dtype, dataset, batch_size, device, meta["mean"], meta["std"])
+    probabilities = class_probabilities(fast_model, dtype, dataset, batch_size, device, meta["mean"], meta["std"],
+                                        tta)
     table = pd.DataFrame({"image_id": rows["image_id"].to_numpy(), "dataset": rows["dataset"].to_numpy(),
-                          "label": rows["label"].to_numpy(),
+                          "split": rows["split"].to_numpy(), "label": rows["label"].to_numpy(),
                           "predicted": np.asarray(classes)[probabilities.argmax(axis=1)]})
     for index, label in enumerate(classes):
         table[f"prob_{label}"] = probabilities[:, index]
@@ -77,24 +88,30 @@ def with_purified_sources(rows: pd.DataFrame, occlusions: pd.DataFrame, name: st
 
 
 def predict_variant(manifest_path: str, cache_path: str, index_path: str, model_path: str, out_path: str,
-                    params: Mapping, occlusions_path: str | None = None, threads: int = 1) -> None:
-    """Workflow entry point: predictions for the test split; with ``occlusions_path``, on the test images
-    with each occluded one replaced by its purified copy (test-time purification)."""
+                    params: Mapping, occlusions_path: str | None = None, threads: int = 1,
+                    masks_path: str | None = None) -> None:
+    """Workflow entry point: predictions for the val and test splits; with ``occlusions_path``, on the test
+    images only, each occluded one replaced by its purified copy (test-time purification)."""
     torch.set_num_threads(threads)
     device = select_device(params["device"])
     model, meta = load_classifier(model_path, device)
     rows = read_training_manifest(manifest_path)
-    rows = rows.loc[rows["split"] == "test"]
-    if rows.empty:
+    rows = rows.loc[rows["split"].isin(["test"] if occlusions_path else ["val", "test"])]
+    if not (rows["split"] == "test").any():
         raise ValueError(f"{manifest_path}: no test rows to predict")
     if occlusions_path:
         occlusions = read_columns(occlusions_path, ["image_id", "dataset", "purified_path", "selected"])
         rows = with_purified_sources(rows, occlusions, occlusions_path)
-        cache = build_cache(list(pd.unique(rows["source_path"])), meta["resize"], threads)
+        boxes = None
+        if meta.get("lesion_crop") is not None:
+            if masks_path is None:
+                raise ValueError(f"{model_path} was trained on lesion-centred crops: predicting needs the masks")
+            boxes = lesion_boxes(rows, masks_path, meta["lesion_crop"])
+        cache = build_cache(list(pd.unique(rows["source_path"])), meta["resize"], threads, boxes)
     else:
         cache = open_cache(cache_path, index_path)
         if cache.size != meta["resize"]:
             raise ValueError(f"{cache_path}: images cached at {cache.size}px, but {model_path} was trained on "
                              f"{meta['resize']}px")
-    predictions = predict_rows(model, meta, rows, cache, int(params["batch_size"]), device)
+    predictions = predict_rows(model, meta, rows, cache, int(params["batch_size"]), device, bool(params["tta"]))
     write_table(predictions, out_path, predictions_schema(meta["classes"]))

@@ -4,6 +4,10 @@ SGD (lr 1e-3, momentum 0.9) with the learning rate divided by 10 every 30 epochs
 224 crops + vertical flips, ImageNet normalisation, seed 200. The checkpoint kept is the one with the
 lowest validation loss; every epoch's metrics go to a CSV.
 
+For training from scratch on small data (no ImageNet weights offline) the settings also offer AdamW,
+warm-up with cosine decay, label smoothing, class-balanced sampling, and a fixed number of examples per
+epoch, so that variants whose training sets differ in size get the same amount of training.
+
 Resuming: after every epoch the full training state (model, optimizer, scheduler, best weights, history,
 RNG states) is saved to a resume file, stamped with a fingerprint of the settings and the manifest. A
 rerun with the same fingerprint continues from the last finished epoch and ends with the same weights
@@ -53,19 +57,35 @@ from melanoflow.runtime import (
 log = logging.getLogger(__name__)
 
 
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("step", "cosine")
+SAMPLINGS = ("uniform", "balanced")
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     arch: str = "resnet50"
-    weights: str | None = None  # local torchvision ImageNet state dict; None = random initialisation
+    weights: str | None = None  # state dict path or torchvision weights name; None = random initialisation
     input_size: int = 224
     epochs: int = 90
     batch_size: int = 50
+    optimizer: str = "sgd"  # sgd (with momentum) or adamw
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 0.0
+    schedule: str = "step"  # step: lr x lr_gamma every lr_step_epochs; cosine: cosine decay to 0
     lr_step_epochs: int = 30
     lr_gamma: float = 0.1
+    warmup_epochs: int = 0  # linear warm-up from lr / 10 over this many epochs (before the schedule)
+    label_smoothing: float = 0.0
+    sampling: str = "uniform"  # uniform: each example once per epoch; balanced: classes drawn equally often
+    epoch_size: int | None = None  # examples per epoch (None: the training rows), the same for every variant
     loader_workers: int = 0
+
+    def __post_init__(self):
+        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("sampling", SAMPLINGS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"classification.{name}: {getattr(self, name)!r} is not one of {allowed}")
 
     @classmethod
     def from_params(cls, params: Mapping) -> TrainSettings:
@@ -80,10 +100,30 @@ class TrainSettings:
         return digest.hexdigest()
 
 
-def train_one_epoch(model: nn.Module, loader, optimizer, device: torch.device, scaler, progress: str
-                    ) -> dict[str, float]:
+def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
+    if settings.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                           weight_decay=settings.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, settings: TrainSettings):
+    """Per-epoch learning-rate schedule: optional linear warm-up, then step or cosine decay."""
+    warmup = min(settings.warmup_epochs, max(settings.epochs - 1, 0))
+    if settings.schedule == "cosine":
+        main = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(settings.epochs - warmup, 1))
+    else:
+        main = torch.optim.lr_scheduler.StepLR(optimizer, settings.lr_step_epochs, settings.lr_gamma)
+    if warmup == 0:
+        return main
+    ramp = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=warmup)
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
+
+
+def train_one_epoch(model: nn.Module, loader, optimizer, device: torch.device, scaler, progress: str,
+                    label_smoothing: float = 0.0) -> dict[str, float]:
     model.train()
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     total_loss, correct, seen = 0.0, 0, 0
     for images, targets in tqdm(loader, desc=progress, mininterval=10, leave=False):
         inputs = to_model_input(images, device)
@@ -117,11 +157,14 @@ def evaluate(model: nn.Module, loader, device: torch.device) -> dict[str, float]
 
 def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, classes: list[str], seed: int,
         model_path: str | os.PathLike, history_path: str | os.PathLike, resume_path: str | os.PathLike,
-        device: torch.device | None = None, stop_after_epoch: int | None = None) -> pd.DataFrame:
+        device: torch.device | None = None, stop_after_epoch: int | None = None,
+        lesion_crop: float | None = None) -> pd.DataFrame:
     """Train on the manifest's train rows, select on its val rows; write the best classifier and history.
 
     ``stop_after_epoch`` ends the process after that epoch as an interruption would (resume file kept,
     no outputs written); tests use it to check that resuming gives the uninterrupted result.
+    ``lesion_crop`` (the margin the cache cropped lesions with, or None) is recorded in the classifier
+    for whoever prepares images for it later.
     """
     device = device or torch.device("cpu")
     train_rows = manifest.loc[manifest["split"] == "train"]
@@ -135,9 +178,8 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
     seed_everything(seed)
     model = build_classifier(settings.arch, len(classes), settings.weights)
     model = model.to(device, memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
-                                weight_decay=settings.weight_decay)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, settings.lr_step_epochs, settings.lr_gamma)
+    optimizer = make_optimizer(model, settings)
+    scheduler = make_scheduler(optimizer, settings)
     fp16 = device.type == "cuda" and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler(device.type, enabled=fp16)  # loss scaling only for fp16 AMP
     fingerprint = settings.fingerprint(manifest, classes, seed)
@@ -162,14 +204,16 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
     for epoch in range(state["epoch"], settings.epochs):
         started = time.perf_counter()
         train_set.epoch = epoch
-        loader = make_loader(train_set, settings.batch_size, epoch_order(len(train_set), seed, epoch),
-                             settings.loader_workers)
+        order = epoch_order(len(train_set), seed, epoch, settings.epoch_size,
+                            train_set.targets if settings.sampling == "balanced" else None)
+        loader = make_loader(train_set, settings.batch_size, order, settings.loader_workers)
         record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
-        record |= train_one_epoch(model, loader, optimizer, device, scaler, f"epoch {epoch + 1}/{settings.epochs}")
+        record |= train_one_epoch(model, loader, optimizer, device, scaler, f"epoch {epoch + 1}/{settings.epochs}",
+                                  settings.label_smoothing)
         record |= evaluate(model, val_loader, device)
         scheduler.step()
         record["seconds"] = time.perf_counter() - started
-        record["train_images_per_s"] = len(train_set) / record["seconds"]
+        record["train_images_per_s"] = len(order) / record["seconds"]
         log.info("epoch %d: %s", epoch + 1, {k: round(v, 4) for k, v in record.items()})
         state["history"].append(record)
         if record["val_loss"] < state["best_val_loss"]:
@@ -186,7 +230,7 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
     meta = classifier_metadata(settings.arch, classes, settings.input_size, cache.size, IMAGENET_MEAN,
                                IMAGENET_STD, settings.weights)
     save_classifier(model_path, model, {**meta, "epoch": state["best_epoch"],
-                                        "val_loss": state["best_val_loss"]})
+                                        "val_loss": state["best_val_loss"], "lesion_crop": lesion_crop})
     history = pd.DataFrame(state["history"])
     with io.atomic_path(history_path) as tmp:
         history.to_csv(tmp, index=False)
@@ -216,6 +260,6 @@ def train_variant(manifest_path: str, cache_path: str, index_path: str, model_pa
     settings = TrainSettings.from_params(params)
     history = fit(read_training_manifest(manifest_path), open_cache(cache_path, index_path), settings,
                   list(params["classes"]), params["seed"], model_path, history_path,
-                  Path(model_path).with_suffix(".resume.pt"), device)
+                  Path(model_path).with_suffix(".resume.pt"), device, lesion_crop=params["lesion_crop"])
     start = "ImageNet weights" if settings.weights else "random initialisation, no pretrained weights"
     io.write_figure(figure_path, plot_history(history, f"{Path(model_path).stem}: {settings.arch}, {start}"))

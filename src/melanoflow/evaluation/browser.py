@@ -1,4 +1,5 @@
-"""Open a Snakemake HTML report in headless Chromium and show one of its results, as a reader would.
+"""Open a Snakemake HTML report in headless Chromium and show its landing page or one of its results, as a
+reader would.
 
 The report is a self-contained React page: results appear only after its scripts run and a result is
 selected. A copy of the report gets a small script appended that selects the result (through the
@@ -14,6 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 # Flags for a headless run that reaches no network service and keeps no state between runs.
@@ -64,9 +66,14 @@ def find_chromium() -> str | None:
 
 def render_result(report: str | os.PathLike, suffix: str, chromium: str, timeout: float = 120) -> str:
     """The rendered DOM of ``report`` with the result whose path ends with ``suffix`` on show."""
+    return render_page(report, chromium, SHOW_RESULT_SCRIPT.replace("SUFFIX", json.dumps(suffix)), timeout)
+
+
+def render_page(report: str | os.PathLike, chromium: str, script: str = "", timeout: float = 120) -> str:
+    """The rendered DOM of ``report`` (with ``script`` appended to a copy): without one, the page a reader
+    sees on opening the report."""
     with tempfile.TemporaryDirectory(prefix="melanoflow-report-") as folder:
         page = Path(folder) / "report.html"
-        script = SHOW_RESULT_SCRIPT.replace("SUFFIX", json.dumps(suffix))
         page.write_text(Path(report).read_text(encoding="utf-8") + script, encoding="utf-8")
         command = [
             chromium,
@@ -87,3 +94,38 @@ def render_result(report: str | os.PathLike, suffix: str, chromium: str, timeout
 def visible_markup(dom: str) -> str:
     """The DOM without <script> and <style> elements: only what the page renders, not the data it carries."""
     return re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.DOTALL | re.IGNORECASE)
+
+
+class _DescriptionText(HTMLParser):
+    """Collects the text inside the report's workflow description (its element of class ``prose``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0  # nesting depth inside the description; 0: outside
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth:
+            self.depth += tag not in VOID_ELEMENTS
+        elif "prose" in (dict(attrs).get("class") or "").split():
+            self.depth = 1
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+            self.parts.append(" ")
+
+    def handle_data(self, data):
+        if self.depth:
+            self.parts.append(data)
+
+
+VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+
+def description_text(dom: str) -> str:
+    """The text of the workflow description as rendered in ``dom`` (whitespace collapsed): what the
+    report's landing page says beside the workflow graph."""
+    parser = _DescriptionText()
+    parser.feed(dom)
+    return " ".join("".join(parser.parts).split())

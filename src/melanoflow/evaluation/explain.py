@@ -18,6 +18,7 @@ import torch
 from torchvision.transforms.v2 import functional as F
 
 from melanoflow import io
+from melanoflow.classification.cache import Box, crop_to, lesion_boxes
 from melanoflow.classification.data import to_model_input
 from melanoflow.classification.model import load_classifier
 from melanoflow.evaluation import figures, vbp
@@ -65,11 +66,27 @@ def classifier_view(pixels: np.ndarray, meta: Mapping, interpolation: int = cv2.
     return crop[0].numpy() if pixels.ndim == 2 else crop.permute(1, 2, 0).numpy()
 
 
+def view_boxes(meta: Mapping, rows: pd.DataFrame, paths: list[str], masks: str | None) -> list[Box | None]:
+    """The lesion box each image is cropped to before the classifier sees it (None: whole image)."""
+    if meta.get("lesion_crop") is None:
+        return [None] * len(paths)
+    if masks is None:
+        raise ValueError("this classifier was trained on lesion-centred crops: explaining it needs the masks")
+    sources = pd.DataFrame({"source_path": paths, "dataset": rows["dataset"].to_numpy(),
+                            "image_id": rows["image_id"].to_numpy()})
+    boxes = lesion_boxes(sources, masks, meta["lesion_crop"])
+    return [boxes[path] for path in paths]
+
+
 def explain_images(
-    model: torch.nn.Module, meta: Mapping, image_paths: list[str], device: torch.device, batch_size: int = 16
+    model: torch.nn.Module, meta: Mapping, image_paths: list[str], device: torch.device, batch_size: int = 16,
+    boxes: list[Box | None] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The images as the classifier sees them (RGB uint8) and their VisualBackProp masks."""
-    images = [np.ascontiguousarray(classifier_view(io.read_image(path), meta)) for path in image_paths]
+    """The images as the classifier sees them (RGB uint8, cropped to ``boxes``) and their VisualBackProp
+    masks."""
+    boxes = boxes or [None] * len(image_paths)
+    images = [np.ascontiguousarray(classifier_view(crop_to(io.read_image(path), box), meta))
+              for path, box in zip(image_paths, boxes, strict=True)]
     masks = []
     for start in range(0, len(images), batch_size):
         batch = torch.from_numpy(np.stack(images[start : start + batch_size])).permute(0, 3, 1, 2)
@@ -93,7 +110,8 @@ def image_paths(images_manifest: str | os.PathLike, rows: pd.DataFrame) -> list[
 
 
 def write_case_figure(
-    checkpoint: str, predictions: str, images_manifest: str, figure_path: str, params: Mapping, variant: str
+    checkpoint: str, predictions: str, images_manifest: str, figure_path: str, params: Mapping, variant: str,
+    masks: str | None = None,
 ) -> None:
     """Figure 8 for one classifier: TP / FP / FN / TN examples per class, each above its VBP overlay."""
     classes = list(params["classes"])
@@ -104,8 +122,9 @@ def write_case_figure(
     chosen = pd.DataFrame(
         [row for per_class in cases.values() for row in per_class.values() if row is not None]
     )
-    images, masks = explain_images(model, meta, image_paths(images_manifest, chosen), device)
-    explained = iter(zip(chosen.itertuples(), images, masks, strict=True))
+    paths = image_paths(images_manifest, chosen)
+    images, saliencies = explain_images(model, meta, paths, device, boxes=view_boxes(meta, chosen, paths, masks))
+    explained = iter(zip(chosen.itertuples(), images, saliencies, strict=True))
     cells, labels = [], []
     for name, per_class in cases.items():
         image_row, mask_row = [], []
@@ -127,14 +146,17 @@ def write_case_figure(
 
 
 def occlusion_shares(
-    model: torch.nn.Module, meta: Mapping, rows: pd.DataFrame, paths: list[str], device: torch.device
+    model: torch.nn.Module, meta: Mapping, rows: pd.DataFrame, paths: list[str], device: torch.device,
+    masks: str | None = None,
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Per image: the occluded share of the network's input and the share of VBP saliency on occlusions,
     and its overlay panel (image, mask and occlusion outline, titled with both shares)."""
-    images, masks = explain_images(model, meta, paths, device)
+    boxes = view_boxes(meta, rows, paths, masks)
+    images, saliencies = explain_images(model, meta, paths, device, boxes=boxes)
     area, attention, panels = [], [], []
-    for mask_path, image, saliency in zip(rows["occlusion_mask_path"], images, masks, strict=True):
-        occluded = classifier_view(io.read_mask(mask_path).astype(np.uint8), meta, cv2.INTER_NEAREST) > 0
+    for mask_path, box, image, saliency in zip(rows["occlusion_mask_path"], boxes, images, saliencies, strict=True):
+        occlusion = crop_to(io.read_mask(mask_path).astype(np.uint8), box)
+        occluded = classifier_view(occlusion, meta, cv2.INTER_NEAREST) > 0
         area.append(float(occluded.mean()))
         attention.append(vbp.saliency_share(torch.from_numpy(saliency), torch.from_numpy(occluded)))
         title = f"{attention[-1]:.0%} on {area[-1]:.0%} occluded"
@@ -150,6 +172,7 @@ def write_occlusion_reliance(
     figure_path: str,
     table_path: str,
     params: Mapping,
+    masks: str | None = None,
 ) -> None:
     """Figure 2 made quantitative: saliency on hairs and rulers for each classifier, on the test images.
 
@@ -172,7 +195,7 @@ def write_occlusion_reliance(
     shares, cells = [], []
     for variant, checkpoint in checkpoints.items():
         model, meta = load_classifier(checkpoint, device)
-        variant_shares, panels = occlusion_shares(model, meta, rows, paths, device)
+        variant_shares, panels = occlusion_shares(model, meta, rows, paths, device, masks)
         shares.append(variant_shares.assign(variant=variant))
         cells.append(panels)
         log.info(

@@ -23,21 +23,23 @@ CHALLENGE_SENSITIVITIES = (0.82, 0.89, 0.95)
 # Label of a prediction whose maximum probability is tied between classes: matches no true class.
 UNDECIDED = "undecided"
 
-PREDICTION_ID_COLUMNS = ("image_id", "dataset", "label", "predicted")
+PREDICTION_ID_COLUMNS = ("image_id", "dataset", "split", "label", "predicted")
 
 
 def probability_columns(classes: list[str]) -> list[str]:
     return [f"prob_{name}" for name in classes]
 
 
-def read_predictions(path: str | os.PathLike, classes: list[str]) -> pd.DataFrame:
-    """Read a classifier's predictions table and check it against the contract in docs/contracts.md.
+def read_predictions(path: str | os.PathLike, classes: list[str], split: str = "test") -> pd.DataFrame:
+    """Read the ``split`` rows of a predictions table and check them against the contract in
+    docs/contracts.md.
 
     Rows come back sorted by (dataset, image_id), so two variants' tables line up row by row.
     """
     frame = read_columns(path, [*PREDICTION_ID_COLUMNS, *probability_columns(classes)])
+    frame = frame.loc[frame["split"] == split].reset_index(drop=True)
     if frame.empty:
-        raise BadInputError(f"{path}: no predictions")
+        raise BadInputError(f"{path}: no predictions for the {split} split")
     unknown = sorted(set(frame["label"]) - set(classes))
     if unknown:
         raise BadInputError(f"{path}: labels {unknown} are not among the configured classes {classes}")

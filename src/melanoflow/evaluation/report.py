@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -39,7 +40,12 @@ PAPER_ROWS = [
     {"model": "ISIC 2017 Top M", "spec_0.82": 0.747, "spec_0.89": 0.590, "spec_0.95": 0.395},
 ]
 PAPER_SOURCE = "paper (ISIC 2017 test set; other data)"
+PAPER_NOTE = (
+    "Rows marked 'paper' are the published numbers (Tables 3 and 4) on the ISIC 2017 test set with "
+    "models trained on other data; they are not comparable measurements of this run."
+)
 HEADLINE_AUCS = ("melanoma_auc", "mean_auc", "macro_auc")
+SPEC_LABEL = "spec. @ sens. "  # then the target sensitivity: the summary's specificity columns
 
 
 def scoring_arguments(params: Mapping) -> dict:
@@ -58,28 +64,39 @@ def bootstrap_arguments(params: Mapping) -> dict:
     }
 
 
-def evaluate_variant(predictions: str, metrics_path: str, params: Mapping, variant: str) -> None:
-    """Score one predictions table, with bootstrap intervals of its AUCs."""
+def variant_scores(frame: pd.DataFrame, params: Mapping, variant: str, split: str) -> dict:
+    """Every ISIC metric of one variant's predictions on one split, with bootstrap intervals of its AUCs."""
     scoring = scoring_arguments(params)
-    frame = read_predictions(predictions, scoring["classes"])
     scores = score_predictions(frame, sensitivities=tuple(params["sensitivities"]), **scoring)
     scores["intervals"] = bootstrap.auc_intervals(frame, **scoring, **bootstrap_arguments(params))
-    scores["variant"] = variant
+    scores |= {"variant": variant, "split": split}
     scores["bootstrap"] = dict(params["bootstrap"], seed=params["seed"], stratified_by="true class")
     log.info(
-        "%s: melanoma AUC %.3f %s, mean AUC %.3f %s on %d images",
+        "%s: melanoma AUC %.3f %s, mean AUC %.3f %s on %d %s images",
         variant,
         scores["melanoma_auc"],
         scores["intervals"]["melanoma_auc"],
         scores["mean_auc"],
         scores["intervals"]["mean_auc"],
         len(frame),
+        split,
     )
-    io.write_json(metrics_path, scores)
+    return scores
+
+
+def evaluate_variant(predictions: str, metrics_path: str, params: Mapping, variant: str, split: str = "test") -> None:
+    """Score the ``split`` rows of one predictions table, with bootstrap intervals of its AUCs."""
+    frame = read_predictions(predictions, list(params["classes"]), split)
+    io.write_json(metrics_path, variant_scores(frame, params, variant, split))
 
 
 def read_classifier_metadata(checkpoint: str) -> dict:
-    """A saved classifier's metadata (arch, input size, pretrained...), without building the network."""
+    """A saved classifier's metadata (arch, input size, pretrained...), without building the network.
+
+    The classical floor's model is a JSON file: a logistic regression, for which pretraining means nothing.
+    """
+    if str(checkpoint).endswith(".json"):
+        return {"arch": "logistic regression on lesion features", "pretrained": None}
     import torch  # here only: scoring predictions needs no torch, and its import is slow on small machines
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
@@ -139,7 +156,13 @@ def verdict(baseline: str, proposed: str, difference: Mapping, metric_name: str,
     )
 
 
-def summary_rows(table: pd.DataFrame, sensitivities) -> pd.DataFrame:
+def model_description(arch: str, pretrained: bool | None) -> str:
+    if pretrained is None or pd.isna(pretrained):
+        return arch
+    return f"{arch}, {'ImageNet' if pretrained else 'random'} init"
+
+
+def summary_rows(table: pd.DataFrame, sensitivities, split: str = "test") -> pd.DataFrame:
     """The Markdown/HTML table: our variants with intervals, then the paper's rows, clearly labelled."""
 
     def with_interval(row, metric):
@@ -150,11 +173,11 @@ def summary_rows(table: pd.DataFrame, sensitivities) -> pd.DataFrame:
             return ""
         return f"{row[f'{metric}_diff']:+.3f} [{row[f'{metric}_diff_low']:+.3f}, {row[f'{metric}_diff_high']:+.3f}]"
 
-    spec_columns = {f"spec_{target:.2f}": f"spec. @ sens. {target:.0%}" for target in sensitivities}
+    spec_columns = {f"spec_{target:.2f}": f"{SPEC_LABEL}{target:.0%}" for target in sensitivities}
     ours = [
         {
-            "model": f"{row['variant']} ({row['arch']}, {'ImageNet' if row['pretrained'] else 'random'} init)",
-            "source": "this run (test split)",
+            "model": f"{row['variant']} ({model_description(row['arch'], row['pretrained'])})",
+            "source": f"this run ({split} split)",
             "melanoma AUC": with_interval(row, "melanoma_auc"),
             "mean AUC": with_interval(row, "mean_auc"),
             **{label: f"{row[column]:.3f}" for column, label in spec_columns.items()},
@@ -184,14 +207,20 @@ def summary_texts(
     differences: Mapping[str, dict],
     classifiers: Mapping[str, dict],
     params: Mapping,
+    split: str = "test",
 ) -> list[str]:
     """The verdict sentences and any warnings, in the order the summary shows them."""
     baseline, proposed, level = params["baseline"], params["proposed"], params["bootstrap"]["level"]
     n_images = scores[baseline]["n_images"]
     texts = [
         f"Bootstrap: {params['bootstrap']['resamples']} resamples stratified by true class, paired across "
-        f"variants, seed {params['seed']}; {n_images} test images."
+        f"variants, seed {params['seed']}; {n_images} {split} images."
     ]
+    if split == "val":
+        texts.append(
+            "The validation split chose each classifier's epoch (and the classical floor's regularisation): "
+            "these numbers are optimistic; the test split decides."
+        )
     if proposed in differences:
         texts += [
             verdict(baseline, proposed, differences[proposed][metric], name, level)
@@ -201,28 +230,32 @@ def summary_texts(
         f"Warning: classifier {variant!r} was trained without ImageNet weights (pretrained: false); the "
         "paper fine-tunes ImageNet weights."
         for variant, meta in classifiers.items()
-        if not meta["pretrained"]
+        if meta["pretrained"] is False
     ]
-    texts.append(
-        "Rows marked 'paper' are the published numbers (Tables 3 and 4) on the ISIC 2017 test set with "
-        "models trained on other data; they are not comparable measurements of this run."
-    )
+    texts.append(PAPER_NOTE)
     return texts
 
 
 def compare_variants(
     predictions: Mapping[str, str],
-    metrics: Mapping[str, str],
+    metrics: Mapping[str, str] | None,
     checkpoints: Mapping[str, str],
     outputs: Mapping[str, str],
     params: Mapping,
+    split: str = "test",
+    splits: str | None = None,
 ) -> None:
-    """Paired comparison of every variant with the baseline; writes ``outputs``: table (CSV), markdown,
-    html, roc and confusion (figures). ``checkpoints`` are the variants' classifiers, read for how they
-    were initialised (the summary warns where ImageNet weights were missing)."""
+    """Paired comparison of every variant with the baseline on ``split``; writes ``outputs``: table (CSV),
+    markdown, and where named html, roc and confusion (figures) and front_page (the report's landing page,
+    which says where the splits came from when ``splits`` names the ingest's splits.json). ``metrics``
+    are the variants' metrics files (None: scored here). ``checkpoints`` are the variants' classifiers,
+    read for how they were initialised (the summary warns where ImageNet weights were missing)."""
     scoring = scoring_arguments(params)
-    frames = {variant: read_predictions(path, scoring["classes"]) for variant, path in predictions.items()}
-    scores = {variant: json.loads(Path(path).read_text()) for variant, path in metrics.items()}
+    frames = {variant: read_predictions(path, scoring["classes"], split) for variant, path in predictions.items()}
+    if metrics is None:
+        scores = {variant: variant_scores(frame, params, variant, split) for variant, frame in frames.items()}
+    else:
+        scores = {variant: json.loads(Path(path).read_text()) for variant, path in metrics.items()}
     baseline = params["baseline"]
     if baseline not in frames or params["proposed"] not in frames:
         raise ValueError(
@@ -247,17 +280,23 @@ def compare_variants(
     table = comparison_table(scores, differences, classifiers, params["sensitivities"])
     with io.atomic_path(outputs["table"]) as tmp:
         table.to_csv(tmp, index=False)
-    rows = summary_rows(table, params["sensitivities"])
-    texts = summary_texts(scores, differences, classifiers, params)
+    rows = summary_rows(table, params["sensitivities"], split)
+    texts = summary_texts(scores, differences, classifiers, params, split)
     for text in texts:
         log.info("%s", text)
     io.write_text(
         outputs["markdown"],
         rows.to_markdown(index=False, disable_numparse=True) + "\n\n" + "\n\n".join(texts) + "\n",
     )
-    io.write_text(outputs["html"], summary_html(rows, texts))
-    io.write_figure(outputs["roc"], figures.plot_roc_curves(frames, scores, scoring["classes"]))
-    io.write_figure(outputs["confusion"], figures.plot_confusion_matrices(scores, scoring["classes"]))
+    if "html" in outputs:
+        io.write_text(outputs["html"], summary_html(rows, texts))
+    if "front_page" in outputs:
+        split_summary = json.loads(Path(splits).read_text()) if splits else None
+        io.write_text(outputs["front_page"], front_page(rows, texts, split_summary, split))
+    if "roc" in outputs:
+        io.write_figure(outputs["roc"], figures.plot_roc_curves(frames, scores, scoring["classes"]))
+    if "confusion" in outputs:
+        io.write_figure(outputs["confusion"], figures.plot_confusion_matrices(scores, scoring["classes"]))
 
 
 def summary_html(rows: pd.DataFrame, texts: list[str]) -> str:
@@ -269,3 +308,54 @@ def summary_html(rows: pd.DataFrame, texts: list[str]) -> str:
         f"<h2>Classifier comparison: ROC AUC and specificity (ISIC 2017 metrics)</h2>"
         f"{rows.to_html(index=False, border=0)}\n{paragraphs}</body></html>\n"
     )
+
+
+def rst_text(text) -> str:
+    """``text`` as plain reStructuredText inline content: its inline markup characters escaped."""
+    return re.sub(r"([\\`*_|])", r"\\\1", str(text))
+
+
+def rst_table(rows: pd.DataFrame, title: str) -> str:
+    """A list-table (reStructuredText) of ``rows``, every cell literal text."""
+    lines = [f".. list-table:: {rst_text(title)}", "   :header-rows: 1", "   :widths: auto", ""]
+    for cells in [list(rows.columns), *rows.astype(str).to_numpy().tolist()]:
+        lines += [f"   {'*' if index == 0 else ' '} - {rst_text(cell)}".rstrip() for index, cell in enumerate(cells)]
+    return "\n".join(lines)
+
+
+def split_lines(splits: Mapping) -> list[str]:
+    """One line per dataset of the ingest's splits.json: each split's images and where they came from."""
+    return [
+        f"{dataset}: "
+        + "; ".join(
+            f"{name}: {parts[name]['images']} images, {parts[name]['origin']}"
+            for name in ("test", "val", "train")
+            if name in parts
+        )
+        for dataset, parts in splits.items()
+    ]
+
+
+def front_page(rows: pd.DataFrame, texts: list[str], splits: Mapping | None = None, split: str = "test") -> str:
+    """The report's landing page (reStructuredText; workflow/report/workflow.rst includes it), narrow
+    enough for the column beside the workflow graph: the verdict sentences, this run's variants with
+    intervals, where the splits came from (``splits``: the ingest's splits.json), and that the paper's
+    published rows, beside ours in the full comparison, are other data."""
+    ours = rows.loc[rows["source"] != PAPER_SOURCE]
+    specificities = [column for column in rows if column.startswith(SPEC_LABEL)]
+    table = ours[["model", "melanoma AUC", "mean AUC", "Δ melanoma AUC vs baseline"]].copy()
+    table[SPEC_LABEL + " / ".join(column.removeprefix(SPEC_LABEL) for column in specificities)] = [
+        " / ".join(values) for values in ours[specificities].astype(str).to_numpy().tolist()
+    ]
+    parts = [f"**The answer of this run** (classifiers compared on the {split} split)"]
+    parts += [rst_text(text) for text in texts if text != PAPER_NOTE]
+    parts.append(rst_table(table, f"This run, {split} split: AUCs with bootstrap intervals [low, high]"))
+    if splits:
+        parts.append("**Where the splits came from** (ingest):")
+        parts.append("\n".join(f"- {rst_text(line)}" for line in split_lines(splits)))
+    parts.append(
+        "The paper's published numbers (Tables 3 and 4: the ISIC 2017 test set, models trained on other "
+        "data) stand beside these rows in the full comparison (6. Comparison); they are not comparable "
+        "measurements of this run."
+    )
+    return "\n\n".join(parts) + "\n"

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from melanoflow.ingest.archive import Limits
 from melanoflow.ingest.readers import READERS, Candidate
-from melanoflow.io import BadInputError, decode_image, write_bytes, write_image
+from melanoflow.io import BadInputError, decode_image, write_bytes, write_image, write_json
 from melanoflow.manifest import (
     QUARANTINE_SCHEMA,
     SPLITS,
@@ -39,8 +39,10 @@ class IngestError(BadInputError):
 
 
 def ingest(datasets: dict, classes: list[str], settings: dict, seed: int, images_dir: str | Path,
-           manifest_path: str | Path, quarantine_path: str | Path, threads: int = 1) -> pd.DataFrame:
-    """Read every dataset, write images/masks under ``images_dir``, then the manifest and quarantine tables."""
+           manifest_path: str | Path, quarantine_path: str | Path, threads: int = 1,
+           splits_path: str | Path | None = None) -> pd.DataFrame:
+    """Read every dataset, write images/masks under ``images_dir``, then the manifest and quarantine tables
+    (and, with ``splits_path``, a JSON summary of where each split came from and its class counts)."""
     limits = Limits(settings["max_uncompressed_bytes"], settings["max_compression_ratio"])
     rows, quarantined = [], []
     for name, dataset in datasets.items():
@@ -67,11 +69,13 @@ def ingest(datasets: dict, classes: list[str], settings: dict, seed: int, images
     if not rows:
         raise IngestError("no usable image in any configured dataset")
     manifest = pd.DataFrame(rows)
-    manifest = assign_splits(manifest, datasets, settings["split"], seed)
+    manifest, split_sources = assign_splits(manifest, datasets, settings["split"], seed)
     check_cross_split_duplicates(manifest)
     manifest = manifest.sort_values(["dataset", "split", "image_id"], ignore_index=True)
     write_table(pd.DataFrame(quarantined, columns=QUARANTINE_SCHEMA.names), quarantine_path, QUARANTINE_SCHEMA)
     write_images_manifest(manifest, manifest_path)
+    if splits_path is not None:
+        write_json(splits_path, split_summary(manifest, split_sources))
     log.info("manifest: %d images\n%s", len(manifest), manifest.groupby(["dataset", "split", "label"]).size())
     return read_images_manifest(manifest_path)
 
@@ -116,19 +120,56 @@ def extract(dataset: str, candidate: Candidate, mapping: dict, classes: list[str
     }
 
 
-def assign_splits(manifest: pd.DataFrame, datasets: dict, fractions: dict, seed: int) -> pd.DataFrame:
-    """Keep official splits; split the rest (or datasets set to ``stratified``) by class, grouped by lesion."""
+def assign_splits(manifest: pd.DataFrame, datasets: dict, fractions: dict, seed: int) -> tuple[pd.DataFrame, dict]:
+    """Each dataset's split, and how it was made (``split_sources``: dataset -> split -> origin).
+
+    ``official`` keeps the archive's parts and carves any missing val or test part (``fractions``) from
+    its training part, stratified by class and grouped by lesion; ``stratified`` splits the whole dataset
+    that way; ``train`` puts every image in training (extra training data, as the paper used PH2).
+    """
     manifest = manifest.copy()
+    sources = {}
     for name, dataset in datasets.items():
         rows = manifest["dataset"] == name
-        official = dataset.get("split", "official") == "official" and manifest.loc[rows, "split"].notna().all()
-        if official:
-            continue
-        manifest.loc[rows, "split"] = stratified_group_split(manifest.loc[rows], fractions, seed)
+        mode = dataset.get("split", "official")
+        if mode == "train":
+            manifest.loc[rows, "split"] = "train"
+            sources[name] = {"train": "all images (split: train)"}
+        elif mode == "official" and manifest.loc[rows, "split"].notna().all():
+            sources[name] = carve_missing_splits(manifest, rows, fractions, seed, name)
+        else:
+            manifest.loc[rows, "split"] = stratified_group_split(manifest.loc[rows], fractions, seed)
+            sources[name] = {split: "stratified by class, grouped by lesion" for split in SPLITS}
+        sources[name] = {split: origin for split, origin in sources[name].items()
+                         if (manifest.loc[rows, "split"] == split).any()}
     unknown = set(manifest["split"]) - set(SPLITS)
     if unknown:
         raise IngestError(f"unknown split names {sorted(unknown)}; use {SPLITS}")
-    return manifest
+    return manifest, sources
+
+
+def carve_missing_splits(manifest: pd.DataFrame, rows: pd.Series, fractions: dict, seed: int, name: str) -> dict:
+    """Carve the val / test parts an official archive lacks from its training part, in place."""
+    present = set(manifest.loc[rows, "split"])
+    sources = {split: "official" for split in present}
+    missing = {f"{split}_fraction": fractions[f"{split}_fraction"] if split not in present else 0.0
+               for split in ("val", "test")}
+    training = rows & (manifest["split"] == "train")
+    if not any(missing.values()) or not training.any():
+        return sources
+    # The fractions are of the whole dataset, as for a stratified split; the training part gives them up.
+    share = training.sum() / rows.sum()
+    carved = stratified_group_split(manifest.loc[training],
+                                    {key: min(value / share, 0.9) for key, value in missing.items()}, seed)
+    manifest.loc[training, "split"] = carved
+    sources["train"] = "official training part, less the images carved out"
+    for split in ("val", "test"):
+        count = int((carved == split).sum())
+        if count:
+            sources[split] = f"carved from the official training part ({count} images)"
+            log.info("%s: the archive has no %s part: %d training images carved out as %s (stratified by "
+                     "class, grouped by lesion, seed %d)", name, split, count, split, seed)
+    return sources
 
 
 def stratified_group_split(rows: pd.DataFrame, fractions: dict, seed: int) -> np.ndarray:
@@ -152,6 +193,16 @@ def stratified_group_split(rows: pd.DataFrame, fractions: dict, seed: int) -> np
         remaining = np.setdiff1d(remaining, remaining[held_out])
         share_left -= fractions[f"{name}_fraction"]
     return split
+
+
+def split_summary(manifest: pd.DataFrame, sources: dict) -> dict:
+    """dataset -> split -> {origin, images, class counts}: what the log and the report say about splits."""
+    summary = {}
+    for (dataset, split), group in manifest.groupby(["dataset", "split"]):
+        summary.setdefault(dataset, {})[split] = {
+            "origin": sources[dataset][split], "images": len(group),
+            "classes": {label: int(count) for label, count in group["label"].value_counts().sort_index().items()}}
+    return summary
 
 
 def check_cross_split_duplicates(manifest: pd.DataFrame) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 @dataclass(frozen=True)
 class Purification:
     image: np.ndarray  # purified RGB uint8 (H, W, 3)
-    occlusion: np.ndarray  # bool (H, W): the pixels found to be hair or ruler and replaced (the classic
+    occlusion: np.ndarray  # bool (H, W): the pixels found to be hair or ruler and replaced (the improved
     # method also feathers the pixels just beside them, see classic.soften_edge)
 
     @property

@@ -1,11 +1,12 @@
-"""Hair and ruler removal by morphology (Bisla et al. 2019, Section 3.2.2), made resolution independent.
+"""Method ``improved``: hair and ruler removal by morphology after Bisla et al. 2019 (Section 3.2.2), refined.
 
 The paper finds occlusions by thresholding the difference between a morphological closing of the
 luminance channel (LUV) and the luminance itself, replaces them from the closed image, lays the segmented
 lesion back over the result so that dark lesion structure is never removed, and closes holes in the
 background mask. Its code worked on 400x400 images with a radius-3 element and a threshold of 0.1 on L.
-The fill from the closed image is kept as an option; the default fill is a normalized convolution, which
-measured better and faster (bench/bench_purification.py).
+Method ``paper`` (paper.py) is exactly that: this code with everything below that goes beyond it switched
+off. The fill from the closed image is kept as an option; this method's default fill is a normalized
+convolution, which measured better and faster (bench/bench_purification.py).
 
 Here every length is given at that 400x400 reference and multiplied by ``sqrt(height * width) / 400``,
 and every area by the square of that factor, so that the same scene photographed at two resolutions
@@ -53,7 +54,10 @@ MIN_SUPPORT = 0.05
 
 @dataclass(frozen=True)
 class ClassicSettings:
-    """Parameters of the classic method; lengths in pixels and areas in pixels^2 at the reference size."""
+    """Parameters of the improved method (config ``purification.improved``).
+
+    Lengths are in pixels and areas in pixels^2 at the reference size.
+    """
 
     reference_size: float = 400.0  # sqrt(height * width) at which the lengths below are given
     element_radius: float = 3.0  # closing element (disc) radius; the paper's 3 at 400x400
@@ -77,9 +81,9 @@ class ClassicSettings:
 
     @classmethod
     def from_config(cls, section: dict) -> ClassicSettings:
-        settings = settings_from_section(cls, section, "purification.classic")
+        settings = settings_from_section(cls, section, "purification.improved")
         if settings.fill not in FILLS:
-            raise ValueError(f"purification.classic.fill must be one of {FILLS}, got {settings.fill!r}")
+            raise ValueError(f"purification.improved.fill must be one of {FILLS}, got {settings.fill!r}")
         return settings
 
 

@@ -1,7 +1,7 @@
 """DullRazor (Lee et al. 1997) as it is commonly re-implemented: the baseline and a selectable method.
 
 Grey-level black-hat with a cross-shaped element, a small blur, a fixed threshold, then Telea inpainting.
-The element and inpainting radius are given at a reference size and scaled like the classic method's,
+The element and inpainting radius are given at a reference size and scaled like the morphological methods',
 so the comparison is fair at every resolution.
 """
 

@@ -5,9 +5,10 @@ config). The perceptual and style terms compare VGG16 pool1..pool3 features; VGG
 from a local state-dict file named in config and are never downloaded. Without that file those two terms
 are off and the log says so.
 
-As a method, the classic detector finds the occlusions and the network fills them: the paper trained the
-network on pairs made by the classic method, so it learns to fill hairs and rulers the way the classic
-method finds them, with texture instead of a local mean.
+As a method, the improved method's detector finds the occlusions and the network fills them: as the
+paper trained its network on pairs made by its morphological method, this one is trained on pairs made by
+the improved method, so it learns to fill hairs and rulers the way that detector finds them, with texture
+instead of a local mean.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def to_image(tensor: torch.Tensor) -> np.ndarray:
 
 
 class NetworkPurifier:
-    """Purification method ``network``: classic detection, holes filled by the trained partial-conv U-Net."""
+    """Purification method ``network``: the improved detector's mask, filled by the trained U-Net."""
 
     def __init__(self, model: PConvUNet, classic: ClassicSettings, device: torch.device):
         self.model = model.to(device).eval()

@@ -23,6 +23,7 @@ from melanoflow.manifest import read_columns, read_images_manifest, select_shard
 from melanoflow.purification.base import Purification
 from melanoflow.purification.classic import ClassicSettings, purify_classic
 from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazor
+from melanoflow.purification.paper import PaperSettings, purify_paper
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,12 @@ Purifier = Callable[[np.ndarray, np.ndarray | None], Purification]
 def make_purifier(params: dict, network_path: str | os.PathLike | None = None) -> Purifier:
     """The configured method as a function (RGB image, lesion mask) -> Purification."""
     method = params["method"]
-    if method == "classic":
-        settings = ClassicSettings.from_config(params["classic"])
-        return lambda rgb, lesion: purify_classic(rgb, lesion, settings)
+    if method == "paper":
+        paper = PaperSettings.from_config(params["paper"])
+        return lambda rgb, lesion: purify_paper(rgb, lesion, paper)
+    if method == "improved":
+        improved = ClassicSettings.from_config(params["improved"])
+        return lambda rgb, lesion: purify_classic(rgb, lesion, improved)
     if method == "dullrazor":
         settings = DullRazorSettings.from_config(params["dullrazor"])
         return lambda rgb, lesion: purify_dullrazor(rgb, lesion, settings)
@@ -57,8 +61,10 @@ def make_purifier(params: dict, network_path: str | os.PathLike | None = None) -
 
         if network_path is None:
             raise ValueError("purification.method is 'network' but no trained network was given")
-        return NetworkPurifier.load(network_path, ClassicSettings.from_config(params["classic"]), params["device"])
-    raise ValueError(f"purification.method must be classic, dullrazor or network, got {method!r}")
+        # the network fills the mask that the improved method's detector finds
+        improved = ClassicSettings.from_config(params["improved"])
+        return NetworkPurifier.load(network_path, improved, params["device"])
+    raise ValueError(f"purification.method must be paper, improved, dullrazor or network, got {method!r}")
 
 
 def output_paths(out_dir: str | os.PathLike, dataset: str, image_id: str) -> tuple[Path, Path]:

@@ -1,11 +1,11 @@
-"""Training the purification network on (original, classically purified) pairs plus random masks.
+"""Training the purification network on (original, purified by method improved) pairs plus random masks.
 
 Each example is a random ``image_size`` square crop of a training-split image at the image's own
 resolution (with a random flip): the network later fills holes in whole images at their own resolution,
 so hairs must be as many pixels wide in training as there. Images smaller than a crop are enlarged.
-Its holes are the classic method's occlusion mask plus random strokes (the paper's "random masking"),
-so the network learns to fill both hairs and arbitrary gaps; the target is the classically purified
-image. Optimisation follows the paper: Adam (betas 0.5, 0.99) at ``adam_lr`` for ``adam_steps``, then
+Its holes are the improved method's occlusion mask plus random strokes (the paper's "random masking"),
+so the network learns to fill both hairs and arbitrary gaps; the target is the image the improved method
+purified. Optimisation follows the paper: Adam (betas 0.5, 0.99) at ``adam_lr`` for ``adam_steps``, then
 SGD with momentum 0.9 at ``sgd_lr`` for ``sgd_steps``. A checkpoint beside the output
 (``<output>.partial``) lets an interrupted run continue exactly.
 """
@@ -53,7 +53,7 @@ def random_strokes(rng: np.random.Generator, size: int, count: int) -> np.ndarra
 
 
 class PurificationPairs(Dataset):
-    """(input image with holes, valid mask, classically purified target) crops of the training images.
+    """(input image with holes, valid mask, target purified by method improved) crops of the training images.
 
     Items are addressed by ``(image index, training step, slot in the batch)`` so that every random choice
     is a function of the step: a resumed run draws exactly the batches the uninterrupted one would have.
@@ -129,7 +129,7 @@ def train_network(manifest_path: str | os.PathLike, masks_path: str | os.PathLik
     manifest = read_images_manifest(manifest_path)
     rows = with_lesion_masks(manifest.loc[manifest["split"] == "train"], read_columns(masks_path, LESION_MASK_COLUMNS),
                              str(masks_path))
-    dataset = PurificationPairs(rows, ClassicSettings.from_config(params["classic"]), settings["image_size"],
+    dataset = PurificationPairs(rows, ClassicSettings.from_config(params["improved"]), settings["image_size"],
                                 settings["random_strokes"], params["seed"])
     if len(dataset) < settings["batch_size"]:
         raise ValueError(f"{manifest_path}: {len(dataset)} training images, fewer than one batch of "
