@@ -84,6 +84,19 @@ def test_best_checkpoint_and_history(trained):
     assert meta["classes"] == CLASSES and meta["pretrained"] is False and meta["resize"] == 40
     assert meta["epoch"] == int(history.loc[history["val_loss"].idxmin(), "epoch"])
     assert meta["val_loss"] == pytest.approx(history["val_loss"].min())
+    assert meta["selection"] == "val_loss" and history["val_mean_auc"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("selection", ["val_auc", "last"])
+def test_other_epoch_selections(trained, selection):
+    root = trained["root"] / selection
+    settings = TrainSettings(**{**TINY.__dict__, "selection": selection})
+    history = fit(trained["manifest"], trained["cache"], settings, CLASSES, 200, root / "model.pt",
+                  root / "history.csv", root / "resume.pt")
+    chosen = history["val_mean_auc"].idxmax() if selection == "val_auc" else len(history) - 1
+    _, meta = load_classifier(root / "model.pt")
+    assert meta["epoch"] == int(history.loc[chosen, "epoch"]) and meta["selection"] == selection
+    assert meta["val_mean_auc"] == pytest.approx(history.loc[chosen, "val_mean_auc"])
 
 
 def test_predictions_for_the_test_split_and_purified_test_images(tiny_project):

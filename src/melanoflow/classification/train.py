@@ -28,8 +28,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
+from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm import tqdm
 
@@ -60,6 +62,9 @@ log = logging.getLogger(__name__)
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine")
 SAMPLINGS = ("uniform", "balanced")
+# How the kept epoch is chosen: lowest validation loss (reference code), highest validation mean one-vs-rest
+# AUC (blind to class priors, which balanced sampling shifts), or the last epoch (the schedule's end).
+SELECTIONS = ("val_loss", "val_auc", "last")
 
 
 @dataclass(frozen=True)
@@ -80,10 +85,12 @@ class TrainSettings:
     label_smoothing: float = 0.0
     sampling: str = "uniform"  # uniform: each example once per epoch; balanced: classes drawn equally often
     epoch_size: int | None = None  # examples per epoch (None: the training rows), the same for every variant
+    selection: str = "val_loss"  # which epoch is kept: see SELECTIONS
     loader_workers: int = 0
 
     def __post_init__(self):
-        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("sampling", SAMPLINGS)):
+        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("sampling", SAMPLINGS),
+                              ("selection", SELECTIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"classification.{name}: {getattr(self, name)!r} is not one of {allowed}")
 
@@ -143,16 +150,29 @@ def train_one_epoch(model: nn.Module, loader, optimizer, device: torch.device, s
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader, device: torch.device) -> dict[str, float]:
+    """Validation loss, accuracy and mean one-vs-rest AUC (over the classes with positives and negatives)."""
     model.eval()
-    total_loss, correct, seen = 0.0, 0, 0
+    all_logits, all_targets = [], []
     for images, targets in loader:
-        targets = targets.to(device)
         with autocast(device):
-            logits = model(to_model_input(images, device)).float()
-        total_loss += nn.functional.cross_entropy(logits, targets, reduction="sum").item()
-        correct += int((logits.argmax(1) == targets).sum())
-        seen += len(targets)
-    return {"val_loss": total_loss / seen, "val_accuracy": correct / seen}
+            all_logits.append(model(to_model_input(images, device)).float().cpu())
+        all_targets.append(targets)
+    logits, targets = torch.cat(all_logits), torch.cat(all_targets)
+    probabilities, truth = torch.softmax(logits, 1).numpy(), targets.numpy()
+    aucs = [roc_auc_score(truth == index, probabilities[:, index]) for index in range(logits.shape[1])
+            if 0 < (truth == index).sum() < len(truth)]
+    return {"val_loss": nn.functional.cross_entropy(logits, targets).item(),
+            "val_accuracy": float((logits.argmax(1) == targets).float().mean()),
+            "val_mean_auc": float(np.mean(aucs)) if aucs else math.nan}
+
+
+def selection_score(record: dict, selection: str) -> float:
+    """Higher is better: how ``selection`` ranks an epoch's history record."""
+    if selection == "last":
+        return record["epoch"]
+    if selection == "val_auc":
+        return record["val_mean_auc"]
+    return -record["val_loss"]
 
 
 def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, classes: list[str], seed: int,
@@ -183,7 +203,7 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
     fp16 = device.type == "cuda" and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler(device.type, enabled=fp16)  # loss scaling only for fp16 AMP
     fingerprint = settings.fingerprint(manifest, classes, seed)
-    state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": -1,
+    state = {"epoch": 0, "best_score": -math.inf, "best_epoch": -1,
              "best_model": copy.deepcopy(model.state_dict()), "history": []}
 
     if Path(resume_path).exists():
@@ -216,8 +236,8 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
         record["train_images_per_s"] = len(order) / record["seconds"]
         log.info("epoch %d: %s", epoch + 1, {k: round(v, 4) for k, v in record.items()})
         state["history"].append(record)
-        if record["val_loss"] < state["best_val_loss"]:
-            state |= {"best_val_loss": record["val_loss"], "best_epoch": epoch + 1,
+        if selection_score(record, settings.selection) > state["best_score"]:
+            state |= {"best_score": selection_score(record, settings.selection), "best_epoch": epoch + 1,
                       "best_model": copy.deepcopy(model.state_dict())}
         state["epoch"] = epoch + 1
         save_checkpoint(resume_path, {**state, "fingerprint": fingerprint, "model": model.state_dict(),
@@ -229,13 +249,16 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
     model.load_state_dict(state["best_model"])
     meta = classifier_metadata(settings.arch, classes, settings.input_size, cache.size, IMAGENET_MEAN,
                                IMAGENET_STD, settings.weights)
-    save_classifier(model_path, model, {**meta, "epoch": state["best_epoch"],
-                                        "val_loss": state["best_val_loss"], "lesion_crop": lesion_crop})
+    best = state["history"][state["best_epoch"] - 1]
+    save_classifier(model_path, model, {**meta, "epoch": state["best_epoch"], "selection": settings.selection,
+                                        "val_loss": best["val_loss"], "val_mean_auc": best["val_mean_auc"],
+                                        "lesion_crop": lesion_crop})
     history = pd.DataFrame(state["history"])
     with io.atomic_path(history_path) as tmp:
         history.to_csv(tmp, index=False)
     Path(resume_path).unlink(missing_ok=True)
-    log.info("best epoch %d (val loss %.4f) -> %s", state["best_epoch"], state["best_val_loss"], model_path)
+    log.info("kept epoch %d by %s (val loss %.4f, val mean AUC %.4f) -> %s", state["best_epoch"],
+             settings.selection, best["val_loss"], best["val_mean_auc"], model_path)
     return history
 
 
@@ -247,7 +270,8 @@ def plot_history(history: pd.DataFrame, title: str):
 
     figure, (loss, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
     history.plot(x="epoch", y=["train_loss", "val_loss"], ax=loss, marker="o", title="cross-entropy loss")
-    history.plot(x="epoch", y=["train_accuracy", "val_accuracy"], ax=accuracy, marker="o", title="accuracy")
+    history.plot(x="epoch", y=["train_accuracy", "val_accuracy", "val_mean_auc"], ax=accuracy, marker="o",
+                 title="accuracy and validation mean AUC")
     figure.suptitle(title)
     return figure
 
