@@ -119,3 +119,22 @@ def test_compare_refuses_predictions_on_different_images(tmp_path, checkpoint):
             predictions, metrics_files, dict.fromkeys(predictions, checkpoint), {}, PARAMS
         )
     assert predictions["proposed"] in str(error.value)
+
+
+def test_every_deep_variant_is_compared_with_the_classical_floor(tmp_path, checkpoint):
+    baseline, predictions, _ = write_variants(tmp_path, checkpoint)
+    floor_model = tmp_path / "classical_floor.json"
+    floor_model.write_text("{}")
+    floor = random_predictions(120, seed=12, skill=0.4).assign(label=baseline["label"].to_numpy())
+    predictions["classical_floor"] = str(tmp_path / "classical_floor.parquet")
+    floor.to_parquet(predictions["classical_floor"])
+    outputs = {"table": str(tmp_path / "out.csv"), "markdown": str(tmp_path / "out.md")}
+    checkpoints = dict.fromkeys(predictions, checkpoint) | {"classical_floor": str(floor_model)}
+    report.compare_variants(predictions, None, checkpoints, outputs, PARAMS)
+    markdown = Path(outputs["markdown"]).read_text()
+    assert "Melanoma ROC AUC: proposed minus classical_floor" in markdown
+    assert "proposed beats classical_floor" in markdown  # perfect against a weak floor
+    assert "Mean ROC AUC: baseline minus classical_floor" in markdown
+    assert "classical_floor minus" not in markdown
+    assert "classical_floor (logistic regression on lesion features)" in markdown
+    assert "'classical_floor' was trained without ImageNet weights" not in markdown

@@ -45,6 +45,8 @@ PAPER_NOTE = (
     "models trained on other data; they are not comparable measurements of this run."
 )
 HEADLINE_AUCS = ("melanoma_auc", "mean_auc", "macro_auc")
+# The classical floor's predictions (logistic regression on lesion features): every deep variant must beat it.
+CLASSICAL_FLOOR = "classical_floor"
 SPEC_LABEL = "spec. @ sens. "  # then the target sensitivity: the summary's specificity columns
 
 
@@ -208,8 +210,10 @@ def summary_texts(
     classifiers: Mapping[str, dict],
     params: Mapping,
     split: str = "test",
+    over_floor: Mapping[str, dict] | None = None,
 ) -> list[str]:
-    """The verdict sentences and any warnings, in the order the summary shows them."""
+    """The verdict sentences and any warnings, in the order the summary shows them. ``over_floor``: each
+    deep variant's paired AUC differences to the classical floor, which every deep model must beat."""
     baseline, proposed, level = params["baseline"], params["proposed"], params["bootstrap"]["level"]
     n_images = scores[baseline]["n_images"]
     texts = [
@@ -224,6 +228,11 @@ def summary_texts(
     if proposed in differences:
         texts += [
             verdict(baseline, proposed, differences[proposed][metric], name, level)
+            for metric, name in (("melanoma_auc", "Melanoma ROC AUC"), ("mean_auc", "Mean ROC AUC"))
+        ]
+    for variant, floor_differences in (over_floor or {}).items():
+        texts += [
+            verdict(CLASSICAL_FLOOR, variant, floor_differences[metric], name, level)
             for metric, name in (("melanoma_auc", "Melanoma ROC AUC"), ("mean_auc", "Mean ROC AUC"))
         ]
     texts += [
@@ -276,12 +285,19 @@ def compare_variants(
         for variant, frame in frames.items()
         if variant != baseline
     }
+    over_floor = {
+        variant: bootstrap.paired_auc_differences(
+            frames[CLASSICAL_FLOOR], frame, **scoring, **bootstrap_arguments(params)
+        )
+        for variant, frame in frames.items()
+        if CLASSICAL_FLOOR in frames and variant != CLASSICAL_FLOOR
+    }
     classifiers = {variant: read_classifier_metadata(path) for variant, path in checkpoints.items()}
     table = comparison_table(scores, differences, classifiers, params["sensitivities"])
     with io.atomic_path(outputs["table"]) as tmp:
         table.to_csv(tmp, index=False)
     rows = summary_rows(table, params["sensitivities"], split)
-    texts = summary_texts(scores, differences, classifiers, params, split)
+    texts = summary_texts(scores, differences, classifiers, params, split, over_floor)
     for text in texts:
         log.info("%s", text)
     io.write_text(
