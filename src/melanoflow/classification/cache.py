@@ -87,9 +87,14 @@ def cache_sources(manifest: pd.DataFrame) -> list[str]:
     return list(pd.unique(manifest["source_path"]))
 
 
+def shard_rows(manifest: pd.DataFrame, shard: int, n_shards: int) -> pd.DataFrame:
+    """The rows of ``manifest`` whose source image belongs to ``shard`` of ``n_shards``."""
+    return select_shard(manifest, shard, n_shards, key="source_path")
+
+
 def shard_sources(manifest: pd.DataFrame, shard: int, n_shards: int) -> list[str]:
     """The distinct source images of ``manifest`` that belong to ``shard`` of ``n_shards``."""
-    return cache_sources(select_shard(manifest, shard, n_shards, key="source_path"))
+    return cache_sources(shard_rows(manifest, shard, n_shards))
 
 
 @dataclass
@@ -177,7 +182,7 @@ def write_manifest_cache_shard(manifest_path: str | os.PathLike, shard: int, n_s
                                ) -> None:
     """Workflow entry point: the cache piece of one shard of a training manifest's images, each cropped
     around its predicted lesion (``masks_path``) when ``lesion_crop`` (the margin) is set."""
-    rows = select_shard(read_training_manifest(manifest_path), shard, n_shards, key="source_path")
+    rows = shard_rows(read_training_manifest(manifest_path), shard, n_shards)
     boxes = lesion_boxes(rows, masks_path, lesion_crop) if lesion_crop is not None else None
     write_cache(cache_sources(rows), size, cache_path, index_path, threads, boxes)
 
