@@ -1,8 +1,10 @@
-"""Training of the segmenter: binary cross-entropy, Adam, validation Jaccard each epoch, best weights kept.
+"""Training of the segmenter: binary cross-entropy (the paper's loss, optionally plus a soft Jaccard term),
+Adam at a constant or cosine-decayed learning rate, validation Jaccard each epoch, best weights kept.
 
 A checkpoint (model, optimizer, epoch, every RNG state, history, best weights) is written after each
 epoch; a run that finds a checkpoint of the same training setup continues from it and ends with the same
-weights as an uninterrupted run. Raising ``epochs`` in the config therefore extends a finished run.
+weights as an uninterrupted run. Raising ``epochs`` in the config therefore extends a finished run at a
+constant learning rate; a cosine schedule depends on ``epochs``, so there a new value starts over.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import copy
 import hashlib
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -42,15 +45,42 @@ from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
 log = logging.getLogger(__name__)
 
 # Config keys that define a training run; a checkpoint made with other values is not resumed.
-TRAINING_KEYS = ("seed", "input_size", "width", "batch_size", "learning_rate", "betas", "augment", "mixed_precision")
+TRAINING_KEYS = ("seed", "input_size", "width", "batch_size", "learning_rate", "betas", "augment", "mixed_precision",
+                 "loss", "schedule")
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_jaccard", "seconds"]
 
 
+class SegmentationLoss(nn.Module):
+    """Binary cross-entropy, plus (``with_jaccard``) one minus the soft Jaccard index of each image, the
+    metric ISIC 2017 ranks by, which weighs a small lesion's pixels as much as a large one's."""
+
+    def __init__(self, with_jaccard: bool):
+        super().__init__()
+        self.with_jaccard = with_jaccard
+        self.bce = nn.BCEWithLogitsLoss()
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        loss = self.bce(logits, targets)
+        if self.with_jaccard:
+            probabilities = torch.sigmoid(logits).flatten(1)
+            truth = targets.flatten(1)
+            overlap = (probabilities * truth).sum(1)
+            union = probabilities.sum(1) + truth.sum(1) - overlap
+            loss = loss + (1 - (overlap + 1) / (union + 1)).mean()
+        return loss
+
+
+def epoch_learning_rate(params: dict, epoch: int) -> float:
+    """The learning rate of 1-based ``epoch``: constant, or cosine-decayed from the configured rate."""
+    if params["schedule"] == "constant":
+        return params["learning_rate"]
+    return params["learning_rate"] * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / params["epochs"]))
+
+
 def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
-                    device: torch.device, mixed_precision: bool) -> float:  # fmt: skip
-    """One pass over ``loader``; returns the mean binary cross-entropy per image."""
+                    device: torch.device, mixed_precision: bool, loss_fn: nn.Module) -> float:  # fmt: skip
+    """One pass over ``loader``; returns the mean loss per image."""
     model.train()
-    loss_fn = nn.BCEWithLogitsLoss()
     total, images = 0.0, 0
     for inputs, targets in tqdm(loader, desc="training", leave=False):
         inputs = inputs.to(device).contiguous(memory_format=torch.channels_last)
@@ -98,6 +128,8 @@ def run_identity(params: dict, train_ids: list[str]) -> str:
     code = hashlib.sha256(b"".join(Path(module.__file__).read_bytes() for module in (model_module, data_module,
                                                                                       sys.modules[__name__])))
     setup = {key: params[key] for key in TRAINING_KEYS} | {"train_ids": sorted(train_ids), "code": code.hexdigest()}
+    if params["schedule"] != "constant":
+        setup["epochs"] = params["epochs"]
     return hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()
 
 
@@ -139,9 +171,12 @@ def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, params: di
     log.info("training %s on %s: %d training / %d validation images, %d epochs", spec, device,
              len(train_set), len(val_set), params["epochs"])  # fmt: skip
 
+    loss_fn = SegmentationLoss(with_jaccard=params["loss"] == "bce_jaccard")
     for epoch in range(state["epoch"] + 1, params["epochs"] + 1):
         start = time.perf_counter()
-        loss = train_one_epoch(model, train_loader, optimizer, device, params["mixed_precision"])
+        for group in optimizer.param_groups:
+            group["lr"] = epoch_learning_rate(params, epoch)
+        loss = train_one_epoch(model, train_loader, optimizer, device, params["mixed_precision"], loss_fn)
         jaccard = evaluate(model, val_loader, device, params["mixed_precision"], params["threshold"])
         row = {"epoch": epoch, "train_loss": loss, "val_jaccard": jaccard, "seconds": time.perf_counter() - start}
         state["history"].append(row)
@@ -149,8 +184,9 @@ def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, params: di
             state["best_jaccard"] = jaccard
             state["best_model"] = copy.deepcopy(model.state_dict())
         state["epoch"] = epoch
-        log.info("epoch %d: loss %.4f, validation Jaccard %.4f (best %.4f), %.1f s",
-                 epoch, loss, jaccard, state["best_jaccard"], row["seconds"])  # fmt: skip
+        log.info("epoch %d: learning rate %.2g, loss %.4f, validation Jaccard %.4f (best %.4f), %.1f s",
+                 epoch, epoch_learning_rate(params, epoch), loss, jaccard, state["best_jaccard"],
+                 row["seconds"])  # fmt: skip
         save_checkpoint(checkpoint_path, {
             **state, "identity": identity, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "rng": rng_state(), "loader_rng": generator.get_state(),
