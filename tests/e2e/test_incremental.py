@@ -88,3 +88,20 @@ def test_editing_a_module_of_one_stage_reruns_that_stage_and_what_follows_only(c
     module.write_text(module.read_text() + "\n# an edit\n")
 
     assert planned_rules(run, *use_copy) == expected
+
+
+def test_a_project_moved_with_its_results_plans_nothing(copy_run, tmp_path):
+    """Code inputs are relative paths: the same commit and results/ in another folder (a moved project, a
+    cluster mounting it elsewhere) is up to date, not a changed set of inputs."""
+    project = copy_of_workflow(tmp_path / "project")
+    for item in copy_run().iterdir():
+        shutil.move(item, project / item.name)
+    # The run's records name the checkout's files; make the project's own files its baseline instead.
+    snakemake(project, "--touch", "-s", str(project / "Snakefile"))
+    assert planned_rules(project, "-s", str(project / "Snakefile")) == set()
+
+    moved = tmp_path / "mounted" / "elsewhere" / "project"
+    moved.parent.mkdir(parents=True)
+    shutil.move(project, moved)
+
+    assert planned_rules(moved, "-s", str(moved / "Snakefile")) == set()

@@ -5,7 +5,7 @@
 rule classification_manifest:
     input:
         unpack(classification_manifest_inputs),
-        code=stage_code("classification"),
+        code=script_code("classification_manifest"),
     output:
         manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
         figure=report(
@@ -32,7 +32,7 @@ rule classification_cache_shard:
     input:
         unpack(lesion_masks),
         manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
-        code=stage_code("classification"),
+        code=script_code("classification_cache_shard"),
     output:
         cache=temp(f"{RESULTS}/classify/{{variant}}/cache/{{shard}}.npy"),
         index=temp(f"{RESULTS}/classify/{{variant}}/cache/{{shard}}.json"),
@@ -67,7 +67,7 @@ rule classification_cache_merge:
             shard=SHARDS,
             allow_missing=True,
         ),
-        code=stage_code("classification"),
+        code=script_code("classification_cache_merge"),
     output:
         cache=f"{RESULTS}/classify/{{variant}}/images.npy",
         index=f"{RESULTS}/classify/{{variant}}/images.json",
@@ -91,7 +91,7 @@ rule classification_train:
         cache=f"{RESULTS}/classify/{{variant}}/images.npy",
         index=f"{RESULTS}/classify/{{variant}}/images.json",
         weights=classification_weights,
-        code=stage_code("classification"),
+        code=script_code("classification_train"),
     output:
         model=f"{RESULTS}/models/classifier.{{variant}}.pt",
         history=f"{RESULTS}/classify/{{variant}}/history.csv",
@@ -124,7 +124,7 @@ rule classification_predict:
         cache=f"{RESULTS}/classify/{{variant}}/images.npy",
         index=f"{RESULTS}/classify/{{variant}}/images.json",
         model=f"{RESULTS}/models/classifier.{{variant}}.pt",
-        code=stage_code("classification"),
+        code=script_code("classification_predict"),
     output:
         f"{RESULTS}/predictions/{{variant}}.parquet",
     log:
@@ -152,7 +152,7 @@ rule classification_predict_purified:
         index=f"{RESULTS}/classify/{{variant}}/images.json",
         model=f"{RESULTS}/models/classifier.{{variant}}.pt",
         occlusions=f"{RESULTS}/purified/occlusions.parquet",
-        code=stage_code("classification"),
+        code=script_code("classification_predict"),
     output:
         f"{RESULTS}/predictions/{{variant}}.test_purified.parquet",
     log:
@@ -178,7 +178,7 @@ rule classical_floor:
     input:
         images=f"{RESULTS}/manifests/images.parquet",
         masks=f"{RESULTS}/segmentation/masks.parquet",
-        code=stage_code("classification"),
+        code=script_code("classical_floor"),
     output:
         predictions=f"{RESULTS}/predictions/classical_floor.parquet",
         model=f"{RESULTS}/models/classical_floor.json",

@@ -1,4 +1,5 @@
 # Config validation, input functions and target lists. No rules here.
+import os
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -50,14 +51,21 @@ def stage_params(section, exclude=()):
     return {"seed": config["seed"], "classes": CLASSES, **settings}
 
 
-def stage_code(package):
-    """A stage's library modules (src/melanoflow/<package>), as a rule input named `code`.
+def script_code(script):
+    """The package modules that workflow/scripts/<script>.py imports, directly or not, as the rule's
+    `code` input: editing one reruns exactly the rules that run it (and what follows).
 
-    Snakemake reruns a job when its script changes, not when a module the script imports does; listing
-    the stage's own modules as inputs makes editing them rerun that stage and what follows (mtime).
+    Paths are relative to the working directory, so that a project moved with its results/ (or mounted
+    elsewhere on a cluster) keeps its input sets and plans no rerun.
     """
-    folder = Path(workflow.basedir) / "src" / "melanoflow" / package
-    return sorted(str(path) for path in folder.rglob("*.py"))
+    from melanoflow.provenance import package_modules
+
+    scripts = Path(workflow.basedir) / "workflow" / "scripts"
+    package = Path(workflow.basedir) / "src" / "melanoflow"
+    return [
+        os.path.relpath(path)
+        for path in package_modules(scripts / f"{script}.py", package)
+    ]
 
 
 # --- targets per stage: each stage adds its own function and lists it in all_targets() ---

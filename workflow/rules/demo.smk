@@ -5,7 +5,7 @@ if DEMO_DIR is not None:
 
     rule demo_archives:
         input:
-            code=stage_code("demo"),
+            code=script_code("demo_archives"),
         output:
             archives=demo_archive_files(),
             occlusions=directory(f"{DEMO_DIR}/occlusions"),

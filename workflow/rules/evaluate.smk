@@ -5,7 +5,7 @@
 rule evaluate_variant:
     input:
         predictions=f"{RESULTS}/predictions/{{variant}}.parquet",
-        code=stage_code("evaluation"),
+        code=script_code("evaluation_metrics"),
     output:
         metrics=f"{RESULTS}/reports/{{variant}}/metrics.json",
     log:
@@ -28,7 +28,7 @@ rule compare_variants:
         metrics=expand(f"{RESULTS}/reports/{{variant}}/metrics.json", variant=EVALUATED),
         classifiers=EVALUATED_CLASSIFIERS,
         splits=f"{RESULTS}/manifests/splits.json",
-        code=stage_code("evaluation"),
+        code=script_code("evaluation_compare"),
     output:
         table=report(
             f"{RESULTS}/reports/comparison.csv",
@@ -75,7 +75,7 @@ rule compare_variants_on_validation:
             f"{RESULTS}/predictions/{{variant}}.parquet", variant=VALIDATED
         ),
         classifiers=[classifier_checkpoint(name) for name in VALIDATED],
-        code=stage_code("evaluation"),
+        code=script_code("evaluation_compare_validation"),
     output:
         table=report(
             f"{RESULTS}/reports/validation/comparison.csv",
@@ -101,7 +101,7 @@ rule explain_cases:
         classifier=f"{RESULTS}/models/classifier.{{variant}}.pt",
         predictions=f"{RESULTS}/predictions/{{variant}}.parquet",
         images=f"{RESULTS}/manifests/images.parquet",
-        code=stage_code("evaluation"),
+        code=script_code("evaluation_vbp_cases"),
     output:
         figure=report(
             f"{RESULTS}/reports/{{variant}}/vbp_cases.png",
@@ -133,7 +133,7 @@ rule occlusion_reliance:
         ),
         occlusions=f"{RESULTS}/purified/occlusions.parquet",
         images=f"{RESULTS}/manifests/images.parquet",
-        code=stage_code("evaluation"),
+        code=script_code("evaluation_occlusion_reliance"),
     output:
         figure=report(
             f"{RESULTS}/reports/occlusion_reliance.png",

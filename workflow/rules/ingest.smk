@@ -4,7 +4,7 @@
 rule ingest:
     input:
         dataset_input_files,
-        code=stage_code("ingest"),
+        code=script_code("ingest"),
     output:
         manifest=f"{RESULTS}/manifests/images.parquet",
         quarantine=f"{RESULTS}/manifests/quarantine.parquet",
@@ -29,7 +29,7 @@ rule ingest:
 rule manifest_summary:
     input:
         manifest=rules.ingest.output.manifest,
-        code=stage_code("ingest"),
+        code=script_code("manifest_summary"),
     output:
         figure=report(
             f"{RESULTS}/manifests/class_counts.png",

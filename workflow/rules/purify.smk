@@ -12,7 +12,7 @@ if config["purification"]["method"] == "network":
         input:
             manifest=f"{RESULTS}/manifests/images.parquet",
             masks=f"{RESULTS}/segmentation/masks.parquet",
-            code=stage_code("purification"),
+            code=script_code("purify_train"),
         output:
             f"{RESULTS}/models/purifier.pt",
         log:
@@ -33,7 +33,7 @@ if config["purification"]["method"] == "network":
 rule purify_shard:
     input:
         unpack(purification_inputs),
-        code=stage_code("purification"),
+        code=script_code("purify_shard"),
     output:
         table=f"{RESULTS}/purified/shards/{{shard}}.parquet",
     log:
@@ -53,7 +53,8 @@ rule purify_shard:
 
 rule purify_merge:
     input:
-        expand(f"{RESULTS}/purified/shards/{{shard}}.parquet", shard=SHARDS),
+        shards=expand(f"{RESULTS}/purified/shards/{{shard}}.parquet", shard=SHARDS),
+        code=script_code("purify_merge"),
     output:
         f"{RESULTS}/purified/occlusions.parquet",
     log:
@@ -68,7 +69,7 @@ rule purify_figure:
     input:
         manifest=f"{RESULTS}/manifests/images.parquet",
         table=f"{RESULTS}/purified/occlusions.parquet",
-        code=stage_code("purification"),
+        code=script_code("purify_figure"),
     output:
         report(
             f"{RESULTS}/purified/before_after.png",
@@ -91,7 +92,7 @@ if DEMO_DIR is not None:
         input:
             table=f"{RESULTS}/purified/occlusions.parquet",
             truth=f"{DEMO_DIR}/occlusions",
-            code=stage_code("purification"),
+            code=script_code("purify_demo_scores"),
         output:
             f"{RESULTS}/purified/demo_occlusion_scores.json",
         log:

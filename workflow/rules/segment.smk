@@ -4,7 +4,7 @@
 rule segment_train:
     input:
         manifest=f"{RESULTS}/manifests/images.parquet",
-        code=stage_code("segmentation"),
+        code=script_code("segment_train"),
     output:
         model=f"{RESULTS}/models/segmenter.pt",
         history=f"{RESULTS}/segmentation/training_history.csv",
@@ -27,7 +27,7 @@ rule segment_predict:
     input:
         manifest=f"{RESULTS}/manifests/images.parquet",
         model=rules.segment_train.output.model,
-        code=stage_code("segmentation"),
+        code=script_code("segment_predict"),
     output:
         table=f"{RESULTS}/segmentation/shards/{{shard}}.parquet",
     log:
@@ -52,7 +52,7 @@ rule segment_predict:
 rule segment_merge:
     input:
         shards=expand(f"{RESULTS}/segmentation/shards/{{shard}}.parquet", shard=SHARDS),
-        code=stage_code("segmentation"),
+        code=script_code("segment_merge"),
     output:
         f"{RESULTS}/segmentation/masks.parquet",
     log:
@@ -67,7 +67,7 @@ rule segment_evaluate:
     input:
         manifest=f"{RESULTS}/manifests/images.parquet",
         masks=rules.segment_merge.output[0],
-        code=stage_code("segmentation"),
+        code=script_code("segment_evaluate"),
     output:
         metrics=f"{RESULTS}/segmentation/metrics.json",
         per_image=f"{RESULTS}/segmentation/per_image.parquet",

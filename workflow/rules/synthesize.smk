@@ -4,7 +4,7 @@
 rule synthesis_train:
     input:
         unpack(synthesis_real_inputs),
-        code=stage_code("synthesis"),
+        code=script_code("synthesis_train"),
     output:
         f"{RESULTS}/models/gan/{{gan}}.pt",
     log:
@@ -29,7 +29,7 @@ rule synthesis_train:
 rule synthesis_sample:
     input:
         model=synthesis_model,
-        code=stage_code("synthesis"),
+        code=script_code("synthesis_sample"),
     output:
         raw=directory(f"{RESULTS}/synthetic/{{cls}}/raw"),
         table=f"{RESULTS}/synthetic/{{cls}}/samples.parquet",
@@ -50,7 +50,7 @@ rule synthesis_dedup:
     input:
         unpack(synthesis_real_inputs),
         samples=f"{RESULTS}/synthetic/{{cls}}/samples.parquet",
-        code=stage_code("synthesis"),
+        code=script_code("synthesis_dedup"),
     output:
         table=f"{RESULTS}/synthetic/{{cls}}/nearest.parquet",
         kept=directory(f"{RESULTS}/synthetic/{{cls}}/kept"),
@@ -74,7 +74,7 @@ rule synthesis_figures:
     input:
         nearest=f"{RESULTS}/synthetic/{{cls}}/nearest.parquet",
         model=synthesis_model,
-        code=stage_code("synthesis"),
+        code=script_code("synthesis_figures"),
     output:
         histogram=report(
             f"{RESULTS}/synthetic/{{cls}}/mse_histogram.png",

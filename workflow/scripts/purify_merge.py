@@ -5,4 +5,4 @@ from melanoflow.purification.run import OCCLUSIONS_SCHEMA
 from melanoflow.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
-merge_shard_tables(list(snakemake.input), snakemake.output[0], OCCLUSIONS_SCHEMA)
+merge_shard_tables(list(snakemake.input.shards), snakemake.output[0], OCCLUSIONS_SCHEMA)
