@@ -5,6 +5,7 @@ what `--forcerun <the stage's per-image rule>` plans on the same run; "upstream"
 (That an unchanged run plans nothing is test_tiny_run.test_rerun_has_nothing_to_do.)
 """
 
+import re
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,21 @@ def planned_rules(workdir: Path, *args: str) -> set[str]:
     table = output.split("Job stats:", 1)[1].split("\n\n", 1)[0]
     rows = [line.split() for line in table.strip().splitlines()[2:]]  # after the header and its rule
     return {row[0] for row in rows if len(row) == 2 and row[0] != "total"}
+
+
+def planned_jobs(workdir: Path, *args: str) -> set[str]:
+    """The jobs `snakemake --dry-run` would run, as `rule` or `rule[wildcards]`."""
+    result = snakemake(workdir, "--dry-run", *args)
+    jobs, rule, wildcards = set(), None, ""
+    for line in (result.stdout + result.stderr).splitlines() + ["rule end:"]:
+        started = re.match(r"(?:local)?rule (\w+):$", line.strip())
+        if started:
+            if rule is not None:
+                jobs.add(f"{rule}[{wildcards}]" if wildcards else rule)
+            rule, wildcards = started.group(1), ""
+        elif line.strip().startswith("wildcards:"):
+            wildcards = line.split(":", 1)[1].strip()
+    return jobs
 
 
 def purification_and_downstream(workdir: Path, *args: str) -> set[str]:
@@ -105,3 +121,32 @@ def test_a_project_moved_with_its_results_plans_nothing(copy_run, tmp_path):
     shutil.move(project, moved)
 
     assert planned_rules(moved, "-s", str(moved / "Snakefile")) == set()
+
+
+def test_changing_one_variants_recipe_reruns_that_variant_and_the_comparisons_only(copy_run, tmp_path):
+    run = copy_run()
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump({"classification": {"variants": {"proposed": {"factor": 3}}}}))
+
+    planned = planned_jobs(run, "--configfile", *TINY_CONFIGS, str(changed))
+
+    proposed = {f"{rule}[variant=proposed]" for rule in (
+        "classification_manifest", "classification_cache_merge", "classification_train", "classification_predict")}
+    assert proposed <= planned
+    assert not {job for job in planned if "baseline" in job}  # the baseline is neither retrained nor rescored
+    assert {job.split("[")[0] for job in planned} <= {
+        "classification_manifest", "classification_cache_shard", "classification_cache_merge",
+        "classification_train", "classification_predict", "evaluate_variant", "compare_variants",
+        "compare_variants_on_validation", "explain_cases", "occlusion_reliance", "all"}
+
+
+def test_changing_a_prediction_setting_does_not_retrain(copy_run, tmp_path):
+    run = copy_run()
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump({"classification": {"tta": True}}))
+    assert yaml.safe_load(Path(TINY_CONFIGS[0]).read_text())["classification"]["tta"] is False
+
+    planned = {job.split("[")[0] for job in planned_jobs(run, "--configfile", *TINY_CONFIGS, str(changed))}
+
+    assert "classification_predict" in planned
+    assert not planned & {"classification_manifest", "classification_cache_merge", "classification_train"}

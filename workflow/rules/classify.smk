@@ -21,7 +21,7 @@ rule classification_manifest:
     conda:
         CONDA_ENV
     params:
-        settings=stage_params("classification", exclude=("classical_floor",)),
+        settings=classification_manifest_params,
     script:
         "../scripts/classification_manifest.py"
 
@@ -113,7 +113,7 @@ rule classification_train:
     resources:
         gpu=CLASSIFICATION_GPU,
     params:
-        settings=stage_params("classification", exclude=("classical_floor",)),
+        settings=classification_settings(*classifier_training_keys()),
     script:
         "../scripts/classification_train.py"
 
@@ -139,7 +139,7 @@ rule classification_predict:
     resources:
         gpu=CLASSIFICATION_GPU,
     params:
-        settings=stage_params("classification", exclude=("classical_floor",)),
+        settings=classification_settings(*CLASSIFIER_PREDICTION_KEYS),
     script:
         "../scripts/classification_predict.py"
 
@@ -167,7 +167,7 @@ rule classification_predict_purified:
     resources:
         gpu=CLASSIFICATION_GPU,
     params:
-        settings=stage_params("classification", exclude=("classical_floor",)),
+        settings=classification_settings(*CLASSIFIER_PREDICTION_KEYS),
     script:
         "../scripts/classification_predict.py"
 

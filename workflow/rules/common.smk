@@ -55,16 +55,20 @@ def script_code(script):
     """The package modules that workflow/scripts/<script>.py imports, directly or not, as the rule's
     `code` input: editing one reruns exactly the rules that run it (and what follows).
 
-    Paths are relative to the working directory, so that a project moved with its results/ (or mounted
-    elsewhere on a cluster) keeps its input sets and plans no rerun.
+    Paths inside the working directory are relative, so that a project moved with its results/ (or
+    mounted elsewhere on a cluster) keeps its input sets and plans no rerun; code outside it (`-d` to
+    another folder) is named by absolute path, so that moving only the results does not either.
     """
     from melanoflow.provenance import package_modules
 
     scripts = Path(workflow.basedir) / "workflow" / "scripts"
     package = Path(workflow.basedir) / "src" / "melanoflow"
-    return [
+    paths = [
         os.path.relpath(path)
         for path in package_modules(scripts / f"{script}.py", package)
+    ]
+    return [
+        path if not path.startswith("..") else os.path.abspath(path) for path in paths
     ]
 
 
@@ -213,6 +217,37 @@ def classification_manifest_inputs(wildcards):
 
 
 LESION_CROP = config["classification"]["lesion_crop"]
+
+
+def classification_settings(*keys):
+    """The named classification settings (plus seed and classes): what one classification rule reads."""
+    section = config["classification"]
+    return {
+        "seed": config["seed"],
+        "classes": CLASSES,
+        **{key: section[key] for key in keys},
+    }
+
+
+def classification_manifest_params(wildcards):
+    """A variant's manifest reads its own recipe only: editing another variant's recipe reruns nothing here."""
+    recipe = config["classification"]["variants"][wildcards.variant]
+    return classification_settings("crop_scale", "materialise", "resize") | {
+        "variants": {wildcards.variant: recipe}
+    }
+
+
+def classifier_training_keys():
+    """The settings a classifier's training reads: TrainSettings' fields, where it runs, the lesion crop."""
+    from dataclasses import fields
+
+    from melanoflow.classification.settings import TrainSettings
+
+    return (*(field.name for field in fields(TrainSettings)), "device", "lesion_crop")
+
+
+# Prediction reads the batch size, where it runs and whether to average flipped copies (`tta`).
+CLASSIFIER_PREDICTION_KEYS = ("device", "batch_size", "tta")
 
 
 def lesion_masks(wildcards=None):
