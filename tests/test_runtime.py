@@ -2,6 +2,8 @@
 
 import contextlib
 import logging
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -117,3 +119,16 @@ def test_cuda_choice_is_unchanged(monkeypatch):
     assert runtime.low_precision_dtype(torch.device("cuda")) == torch.float16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     assert runtime.low_precision_dtype(torch.device("cuda")) == torch.bfloat16
+
+
+def test_a_failing_jobs_log_holds_its_traceback_and_stderr_names_the_problem(tmp_path):
+    log_path = tmp_path / "logs" / "job.log"
+    script = (f"from melanoflow.runtime import setup_logging\nsetup_logging({str(log_path)!r})\n"
+              "def read():\n    raise ValueError('images/a.png: truncated PNG')\nread()\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 1
+    logged = log_path.read_text()
+    assert "Traceback (most recent call last)" in logged and "in read" in logged
+    assert "ValueError: images/a.png: truncated PNG" in logged
+    assert result.stderr.strip().splitlines()[-1] == "ValueError: images/a.png: truncated PNG"

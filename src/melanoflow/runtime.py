@@ -20,16 +20,26 @@ log = logging.getLogger(__name__)
 def setup_logging(log_path: str | None = None, level: int = logging.INFO) -> None:
     """Send the library's log records (and warnings) to ``log_path`` or stderr.
 
-    Workflow scripts call this first so that each job's messages land in the rule's ``log:`` file.
+    Workflow scripts call this first so that each job's messages land in the rule's ``log:`` file. With a
+    log file, an exception that ends the job is written there with its traceback too (and still printed
+    on stderr, where Snakemake shows it).
     """
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
         handlers = [logging.FileHandler(log_path, mode="w")]
+        sys.excepthook = log_uncaught_exception
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True
     )
     logging.captureWarnings(True)
+
+
+def log_uncaught_exception(exc_type, exc, traceback) -> None:
+    """``sys.excepthook`` of a job: the traceback into the job's log, then the default report on stderr."""
+    if not issubclass(exc_type, KeyboardInterrupt):
+        logging.getLogger("melanoflow").critical("the job failed", exc_info=(exc_type, exc, traceback))
+    sys.__excepthook__(exc_type, exc, traceback)
 
 
 def select_device(name: str = "auto") -> torch.device:
