@@ -1,11 +1,16 @@
 """Config files validate against the schema; unknown or mistyped keys are errors naming the key."""
 
 import copy
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+
+from melanoflow.config_checks import ConfigError, check_config, config_problems
 
 from .conftest import REPO
 
@@ -16,9 +21,48 @@ def load(name):
     return yaml.safe_load((REPO / "config" / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "demo.yaml"])
+SHIPPED = ["config.yaml", "demo.yaml", "isic2017-cpu.yaml"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configs_validate(name):
     validate(load(name), SCHEMA)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_configs_agree_across_sections(name):
+    assert config_problems(load(name)) == []
+
+
+def test_cross_section_mistakes_are_each_named_by_key():
+    config = copy.deepcopy(load("demo.yaml"))
+    config["evaluation"]["proposed"] = "propsed"
+    config["evaluation"]["melanoma_class"] = "MEL"
+    config["classification"]["variants"]["proposed"]["flip_targets"]["bcc"] = 10
+    config["datasets"]["demo"]["labels"]["melanoma"] = "melanom"
+
+    problems = config_problems(config)
+
+    assert problems == [
+        "evaluation.proposed: 'propsed' is not a variant in classification.variants (known: baseline, proposed)",
+        "evaluation.melanoma_class: 'MEL' is not one of classes (known: melanoma, nevus, seborrheic_keratosis)",
+        "classification.variants.proposed.flip_targets: 'bcc' is not one of classes "
+        "(known: melanoma, nevus, seborrheic_keratosis)",
+        "datasets.demo.labels: 'melanom' is not one of classes (known: melanoma, nevus, seborrheic_keratosis)",
+    ]
+    with pytest.raises(ConfigError, match="4 setting"):
+        check_config(config)
+
+
+def test_the_workflow_refuses_a_cross_section_mistake_before_any_job(tmp_path):
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"evaluation": {"proposed": "propsed"}}))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+         "--configfile", str(REPO / "config" / "demo.yaml"), str(tmp_path / "bad.yaml"), "--cores", "1", "-n"],
+        capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode != 0
+    assert "evaluation.proposed: 'propsed' is not a variant" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
 
 
 def test_unknown_top_level_key_is_named():

@@ -6,6 +6,13 @@ from snakemake.utils import validate
 
 validate(config, "../schemas/config.schema.yaml")
 
+try:
+    from melanoflow.config_checks import ConfigError, check_config
+
+    check_config(config)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
 RESULTS = "results"
 # One environment for every job (`--sdm conda`); it mirrors the pip pins of `make install`.
 CONDA_ENV = "../../envs/melanoflow.yaml"

@@ -1,0 +1,59 @@
+"""Checks across config sections, run when the workflow plans its DAG, before any job.
+
+The JSON schema checks each value on its own; these check that the values agree with each other (a
+variant the evaluation names exists, every class named anywhere is one of ``classes``), which otherwise
+fail only in the last jobs, hours into a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+
+class ConfigError(ValueError):
+    """A config whose sections disagree; the message names every offending key."""
+
+
+def unknown(names: Iterable[str], known: Iterable[str]) -> list[str]:
+    known = set(known)
+    return sorted(name for name in names if name not in known)
+
+
+def config_problems(config: Mapping) -> list[str]:
+    """Every disagreement between sections, one sentence each naming the key (empty when none)."""
+    classes = list(config["classes"])
+    variants = list(config["classification"]["variants"])
+    evaluation = config["evaluation"]
+    problems = []
+
+    def expect(key: str, names: Iterable[str], known: list[str], what: str) -> None:
+        bad = unknown(names, known)
+        if bad:
+            problems.append(f"{key}: {', '.join(map(repr, bad))} {'is' if len(bad) == 1 else 'are'} not "
+                            f"{what} (known: {', '.join(known)})")
+
+    expect("evaluation.baseline", [evaluation["baseline"]], variants, "a variant in classification.variants")
+    expect("evaluation.proposed", [evaluation["proposed"]], variants, "a variant in classification.variants")
+    expect("evaluation.vbp.variants", evaluation["vbp"]["variants"], variants,
+           "a variant in classification.variants")  # fmt: skip
+    for key in ("melanoma_class", "keratosis_class"):
+        expect(f"evaluation.{key}", [evaluation[key]], classes, "one of classes")
+    for name, variant in config["classification"]["variants"].items():
+        expect(f"classification.variants.{name}.flip_targets", variant["flip_targets"], classes, "one of classes")
+    expect("synthesis.samples", config["synthesis"]["samples"], classes, "one of classes")
+    for name, dataset in config["datasets"].items():
+        expect(f"datasets.{name}.labels", set(dataset["labels"].values()), classes, "one of classes")
+    demo = config["demo"]
+    if demo["enabled"]:
+        expect("demo.class_shares", demo["class_shares"], classes, "one of classes")
+        if demo["shortcut"]["enabled"]:
+            expect("demo.shortcut.class", [demo["shortcut"]["class"]], classes, "one of classes")
+    return problems
+
+
+def check_config(config: Mapping, source: str = "the config") -> None:
+    """Raise :class:`ConfigError` listing every cross-section problem of ``config``."""
+    problems = config_problems(config)
+    if problems:
+        raise ConfigError(f"{source}: {len(problems)} setting(s) disagree with the rest of the config:\n- "
+                          + "\n- ".join(problems))
