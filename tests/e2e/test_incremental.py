@@ -150,3 +150,12 @@ def test_changing_a_prediction_setting_does_not_retrain(copy_run, tmp_path):
 
     assert "classification_predict" in planned
     assert not planned & {"classification_manifest", "classification_cache_merge", "classification_train"}
+
+
+def test_deleting_all_output_leaves_only_logs_and_benchmarks(copy_run):
+    """Every file a job writes is a declared output (or a log or benchmark), so nothing stale survives."""
+    run = copy_run()
+    snakemake(run, "--delete-all-output")
+    left = sorted(str(path.relative_to(run / "results")) for path in (run / "results").rglob("*") if path.is_file())
+    assert left
+    assert [path for path in left if not path.startswith(("logs/", "benchmarks/"))] == []

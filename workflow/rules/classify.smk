@@ -113,7 +113,7 @@ rule classification_train:
     resources:
         gpu=CLASSIFICATION_GPU,
     params:
-        settings=classification_settings(*classifier_training_keys()),
+        settings=stage_settings("classification", *classifier_training_keys()),
     script:
         "../scripts/classification_train.py"
 
@@ -139,7 +139,7 @@ rule classification_predict:
     resources:
         gpu=CLASSIFICATION_GPU,
     params:
-        settings=classification_settings(*CLASSIFIER_PREDICTION_KEYS),
+        settings=stage_settings("classification", *CLASSIFIER_PREDICTION_KEYS),
     script:
         "../scripts/classification_predict.py"
 
@@ -167,7 +167,7 @@ rule classification_predict_purified:
     resources:
         gpu=CLASSIFICATION_GPU,
     params:
-        settings=classification_settings(*CLASSIFIER_PREDICTION_KEYS),
+        settings=stage_settings("classification", *CLASSIFIER_PREDICTION_KEYS),
     script:
         "../scripts/classification_predict.py"
 

@@ -58,6 +58,40 @@ def stage_params(section, exclude=()):
     return {"seed": config["seed"], "classes": CLASSES, **settings}
 
 
+def stage_settings(section, *keys):
+    """The named settings of a config section (plus seed and classes): exactly what one rule reads, so
+    that changing any other setting does not rerun it."""
+    return {
+        "seed": config["seed"],
+        "classes": CLASSES,
+        **{key: config[section][key] for key in keys},
+    }
+
+
+# What segmentation training and inference read of the segmentation section.
+SEGMENTATION_TRAINING_KEYS = (
+    "device",
+    "input_size",
+    "width",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "betas",
+    "loss",
+    "schedule",
+    "augment",
+    "mixed_precision",
+    "threshold",
+)
+SEGMENTATION_PREDICTION_KEYS = (
+    "device",
+    "threshold",
+    "largest_component",
+    "predict_batch_size",
+    "mixed_precision",
+)
+
+
 def script_code(script):
     """The package modules that workflow/scripts/<script>.py imports, directly or not, as the rule's
     `code` input: editing one reruns exactly the rules that run it (and what follows).
@@ -226,20 +260,10 @@ def classification_manifest_inputs(wildcards):
 LESION_CROP = config["classification"]["lesion_crop"]
 
 
-def classification_settings(*keys):
-    """The named classification settings (plus seed and classes): what one classification rule reads."""
-    section = config["classification"]
-    return {
-        "seed": config["seed"],
-        "classes": CLASSES,
-        **{key: section[key] for key in keys},
-    }
-
-
 def classification_manifest_params(wildcards):
     """A variant's manifest reads its own recipe only: editing another variant's recipe reruns nothing here."""
     recipe = config["classification"]["variants"][wildcards.variant]
-    return classification_settings("crop_scale", "materialise", "resize") | {
+    return stage_settings("classification", "crop_scale", "materialise", "resize") | {
         "variants": {wildcards.variant: recipe}
     }
 

@@ -36,6 +36,7 @@ rule purify_shard:
         code=script_code("purify_shard"),
     output:
         table=f"{RESULTS}/purified/shards/{{shard}}.parquet",
+        images=directory(f"{RESULTS}/purified/images/{{shard}}"),
     log:
         f"{RESULTS}/logs/purification/shard_{{shard}}.log",
     benchmark:

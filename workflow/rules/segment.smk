@@ -18,7 +18,7 @@ rule segment_train:
     resources:
         gpu=1 if config["segmentation"]["device"] == "cuda" else 0,
     params:
-        settings=stage_params("segmentation"),
+        settings=stage_settings("segmentation", *SEGMENTATION_TRAINING_KEYS),
     script:
         "../scripts/segment_train.py"
 
@@ -30,6 +30,7 @@ rule segment_predict:
         code=script_code("segment_predict"),
     output:
         table=f"{RESULTS}/segmentation/shards/{{shard}}.parquet",
+        masks=directory(f"{RESULTS}/masks/{{shard}}"),
     log:
         f"{RESULTS}/logs/segment/predict_{{shard}}.log",
     benchmark:
@@ -42,9 +43,8 @@ rule segment_predict:
     resources:
         gpu=1 if config["segmentation"]["device"] == "cuda" else 0,
     params:
-        settings=stage_params("segmentation"),
+        settings=stage_settings("segmentation", *SEGMENTATION_PREDICTION_KEYS),
         shards=config["shards"],
-        masks_dir=f"{RESULTS}/masks",
     script:
         "../scripts/segment_predict.py"
 

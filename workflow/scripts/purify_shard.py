@@ -1,7 +1,5 @@
 """Snakemake adapter: purify one shard of the manifest with the configured method."""
 
-from pathlib import Path
-
 from melanoflow.purification.run import purify_shard
 from melanoflow.runtime import setup_logging
 
@@ -12,7 +10,7 @@ purify_shard(
     int(snakemake.wildcards.shard),
     snakemake.params.n_shards,
     snakemake.params.settings,
-    Path(snakemake.output.table).parent.parent,  # results/purified/
+    snakemake.output.images,
     snakemake.output.table,
     network_path=snakemake.input.get("network"),
 )

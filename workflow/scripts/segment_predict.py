@@ -10,7 +10,7 @@ predict_shard(
     int(snakemake.wildcards.shard),
     snakemake.params.shards,
     snakemake.params.settings,
-    snakemake.params.masks_dir,
+    snakemake.output.masks,
     snakemake.output.table,
     threads=snakemake.threads,
 )

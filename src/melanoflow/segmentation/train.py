@@ -3,8 +3,7 @@ Adam at a constant or cosine-decayed learning rate, validation Jaccard each epoc
 
 A checkpoint (model, optimizer, epoch, every RNG state, history, best weights) is written after each
 epoch; a run that finds a checkpoint of the same training setup continues from it and ends with the same
-weights as an uninterrupted run. Raising ``epochs`` in the config therefore extends a finished run at a
-constant learning rate; a cosine schedule depends on ``epochs``, so there a new value starts over.
+weights as an uninterrupted run. The checkpoint is removed once the run has finished.
 """
 
 from __future__ import annotations
@@ -117,8 +116,8 @@ def evaluate(model: DilatedUNet, loader: DataLoader, device: torch.device, mixed
 
 
 def checkpoint_path_for(model_path: str | os.PathLike) -> Path:
-    """Where the resumable state of a run writing ``model_path`` lives (not a workflow output, so a failed
-    job's checkpoint survives for the retry)."""
+    """Where the resumable state of a run writing ``model_path`` lives until it finishes (not a workflow
+    output, so a failed job's checkpoint survives for the retry)."""
     return Path(model_path).with_suffix(".checkpoint.pt")
 
 
@@ -195,9 +194,10 @@ def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, params: di
 
     if state["best_model"] is None:
         raise ValueError(f"epochs is {params['epochs']}: train for at least one epoch")
-    write_history(history_path, state["history"])  # also when a finished run was resumed
+    write_history(history_path, state["history"])
     best = max(state["history"], key=lambda row: row["val_jaccard"])
     save_checkpoint(model_path, {"spec": asdict(spec), "model": state["best_model"], **best})
+    checkpoint_path.unlink()  # a finished run leaves only declared outputs
     log.info("kept epoch %d (validation Jaccard %.4f) in %s", best["epoch"], best["val_jaccard"], model_path)
     return best
 
