@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from melanoflow.classification.figures import draw_counts
 from melanoflow.classification.manifests import (
     CROP_COLUMNS,
     TRAIN_MANIFEST_SCHEMA,
@@ -38,7 +39,7 @@ def write_inputs(project):
 def test_proposed_manifest_file_has_schema_and_recipe_counts(tiny_project):
     images_path, occlusions_path, synthetic_paths = write_inputs(tiny_project)
     out = tiny_project["root"] / "train.proposed.parquet"
-    build_variant_manifest(images_path, str(out), str(tiny_project["root"] / "counts.png"), PARAMS, "proposed",
+    build_variant_manifest(images_path, str(out), str(tiny_project["root"] / "counts.csv"), PARAMS, "proposed",
                            occlusions_path, synthetic_paths)
     manifest = read_training_manifest(out)  # raises unless the schema matches exactly
     assert manifest.columns.tolist() == TRAIN_MANIFEST_SCHEMA.names
@@ -52,7 +53,11 @@ def test_proposed_manifest_file_has_schema_and_recipe_counts(tiny_project):
     purified = train.loc[train["origin"] == "purified"]
     assert set(purified["image_id"]) == {f"train_{label}_0" for label in CLASSES}
     assert purified["source_path"].str.contains("/purified/").all()
-    assert (tiny_project["root"] / "counts.png").stat().st_size > 0
+    counts = pd.read_csv(tiny_project["root"] / "counts.csv", index_col="class")
+    assert counts.loc["melanoma", ["real", "purified", "synthetic"]].tolist() == [4, 1, 2]
+    assert counts["final"].to_dict() == {"melanoma": 27, "nevus": 15, "seborrheic_keratosis": 24}
+    draw_counts(str(tiny_project["root"] / "counts.csv"), str(tiny_project["root"] / "counts.png"), "proposed")
+    assert (tiny_project["root"] / "counts.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_val_and_test_rows_are_never_augmented(tiny_project):
@@ -91,7 +96,7 @@ def test_bad_inputs_are_named(tiny_project):
     root = tiny_project["root"]
     tiny_project["occlusions"].drop(columns="purified_path").to_parquet(root / "broken.parquet")
     with pytest.raises(SchemaError, match=r"broken\.parquet.*purified_path"):
-        build_variant_manifest(images_path, str(root / "m.parquet"), str(root / "c.png"), PARAMS, "proposed",
+        build_variant_manifest(images_path, str(root / "m.parquet"), str(root / "c.csv"), PARAMS, "proposed",
                                str(root / "broken.parquet"), synthetic_paths)
     images = tiny_project["images"].copy()
     images.loc[0, "label"] = "basal_cell_carcinoma"
@@ -104,7 +109,7 @@ def test_bad_inputs_are_named(tiny_project):
 def test_materialised_manifest_points_at_transformed_files(tiny_project):
     images_path, occlusions_path, synthetic_paths = write_inputs(tiny_project)
     out = tiny_project["root"] / "train.proposed.parquet"
-    build_variant_manifest(images_path, str(out), str(tiny_project["root"] / "counts.png"),
+    build_variant_manifest(images_path, str(out), str(tiny_project["root"] / "counts.csv"),
                            {**PARAMS, "materialise": True}, "proposed", occlusions_path, synthetic_paths)
     train = read_training_manifest(out).query("split == 'train'")
     assert train["source_path"].str.contains("train.proposed.images/").all()

@@ -8,12 +8,7 @@ rule classification_manifest:
         code=script_code("classification_manifest"),
     output:
         manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
-        figure=report(
-            f"{RESULTS}/manifests/train.{{variant}}.counts.png",
-            caption="../report/classification_counts.rst",
-            category="5. Classifiers",
-            subcategory="{variant}",
-        ),
+        counts=f"{RESULTS}/manifests/train.{{variant}}.counts.csv",
     log:
         f"{RESULTS}/logs/classification/manifest_{{variant}}.log",
     wildcard_constraints:
@@ -24,6 +19,28 @@ rule classification_manifest:
         settings=classification_manifest_params,
     script:
         "../scripts/classification_manifest.py"
+
+
+# Figures are drawn by their own rules: editing one redraws it, nothing else.
+rule classification_counts_figure:
+    input:
+        counts=rules.classification_manifest.output.counts,
+        code=script_code("classification_counts_figure"),
+    output:
+        report(
+            f"{RESULTS}/manifests/train.{{variant}}.counts.png",
+            caption="../report/classification_counts.rst",
+            category="5. Classifiers",
+            subcategory="{variant}",
+        ),
+    log:
+        f"{RESULTS}/logs/classification/counts_figure_{{variant}}.log",
+    wildcard_constraints:
+        variant="|".join(VARIANTS),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/classification_counts_figure.py"
 
 
 # Decoding runs in `shards` jobs per variant; an image's shard comes from its source path. The pieces
@@ -95,12 +112,6 @@ rule classification_train:
     output:
         model=f"{RESULTS}/models/classifier.{{variant}}.pt",
         history=f"{RESULTS}/classify/{{variant}}/history.csv",
-        figure=report(
-            f"{RESULTS}/classify/{{variant}}/history.png",
-            caption="../report/classification_history.rst",
-            category="5. Classifiers",
-            subcategory="{variant}",
-        ),
     log:
         f"{RESULTS}/logs/classification/train_{{variant}}.log",
     benchmark:
@@ -116,6 +127,30 @@ rule classification_train:
         settings=stage_settings("classification", *classifier_training_keys()),
     script:
         "../scripts/classification_train.py"
+
+
+rule classification_history_figure:
+    input:
+        history=rules.classification_train.output.history,
+        code=script_code("classification_history_figure"),
+    output:
+        report(
+            f"{RESULTS}/classify/{{variant}}/history.png",
+            caption="../report/classification_history.rst",
+            category="5. Classifiers",
+            subcategory="{variant}",
+        ),
+    log:
+        f"{RESULTS}/logs/classification/history_figure_{{variant}}.log",
+    wildcard_constraints:
+        variant="|".join(VARIANTS),
+    conda:
+        CONDA_ENV
+    params:
+        arch=config["classification"]["arch"],
+        weights=config["classification"]["weights"],
+    script:
+        "../scripts/classification_history_figure.py"
 
 
 rule classification_predict:

@@ -7,7 +7,7 @@ setup_logging(snakemake.log[0])
 build_variant_manifest(
     snakemake.input.images,
     snakemake.output.manifest,
-    snakemake.output.figure,
+    snakemake.output.counts,
     snakemake.params.settings,
     snakemake.wildcards.variant,
     snakemake.input.get("occlusions"),

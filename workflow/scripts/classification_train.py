@@ -1,4 +1,4 @@
-"""Snakemake adapter: train one variant's classifier (best checkpoint by validation loss)."""
+"""Snakemake adapter: train one variant's classifier (the epoch `selection` picks on the validation split)."""
 
 from melanoflow.classification.train import train_variant
 from melanoflow.runtime import setup_logging
@@ -10,7 +10,6 @@ train_variant(
     snakemake.input.index,
     snakemake.output.model,
     snakemake.output.history,
-    snakemake.output.figure,
     snakemake.params.settings,
     threads=snakemake.threads,
 )

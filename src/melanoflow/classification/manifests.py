@@ -156,28 +156,10 @@ def read_synthetic_tables(paths: Iterable[str | os.PathLike], classes: list[str]
     return tables
 
 
-def plot_stage_counts(counts: pd.DataFrame, title: str):
-    """Stacked bars per class: real, purified, synthetic, horizontal flips, then the final multiplied set."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    counts[["real", "purified", "synthetic", "hflips"]].plot.bar(stacked=True, ax=left, rot=0)
-    left.set_title("before vertical flips / crops")
-    left.set_ylabel("training examples")
-    counts[["final"]].plot.bar(ax=right, rot=0, legend=False, color="tab:gray")
-    right.set_title("final (x factor)")
-    for container in right.containers:
-        right.bar_label(container)
-    figure.suptitle(title)
-    return figure
-
-
-def build_variant_manifest(images_path: str, out_path: str, figure_path: str, params: Mapping, variant: str,
+def build_variant_manifest(images_path: str, out_path: str, counts_path: str, params: Mapping, variant: str,
                            occlusions_path: str | None = None, synthetic_paths: Iterable[str] = ()) -> None:
-    """Workflow entry point: read the inputs, build ``variant``'s manifest, write it and its count figure."""
+    """Workflow entry point: read the inputs, build ``variant``'s manifest, write it and its per-class counts
+    after each recipe step (CSV, drawn by :func:`melanoflow.classification.figures.draw_counts`)."""
     classes = list(params["classes"])
     recipe = Recipe.from_config(params["variants"][variant], params["crop_scale"])
     images = read_images_manifest(images_path)
@@ -189,7 +171,7 @@ def build_variant_manifest(images_path: str, out_path: str, figure_path: str, pa
         out_path = Path(out_path)
         manifest = materialise(manifest, out_path.parent / f"{out_path.stem}.images", int(params["resize"]))
     write_table(manifest, out_path, TRAIN_MANIFEST_SCHEMA)
-    io.write_figure(figure_path, plot_stage_counts(counts, f"training set of variant {variant!r}"))
+    io.write_text(counts_path, counts.rename_axis("class").to_csv())
 
 
 def materialise(manifest: pd.DataFrame, folder: Path, size: int) -> pd.DataFrame:

@@ -212,28 +212,12 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
     return history
 
 
-def plot_history(history: pd.DataFrame, title: str):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (loss, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
-    history.plot(x="epoch", y=["train_loss", "val_loss"], ax=loss, marker="o", title="cross-entropy loss")
-    history.plot(x="epoch", y=["train_accuracy", "val_accuracy", "val_mean_auc"], ax=accuracy, marker="o",
-                 title="accuracy and validation mean AUC")
-    figure.suptitle(title)
-    return figure
-
-
 def train_variant(manifest_path: str, cache_path: str, index_path: str, model_path: str, history_path: str,
-                  figure_path: str, params: Mapping, threads: int = 1) -> None:
+                  params: Mapping, threads: int = 1) -> None:
     """Workflow entry point: train one variant's classifier from its manifest and image cache."""
     torch.set_num_threads(threads)
     device = select_device(params["device"])
     settings = TrainSettings.from_params(params)
-    history = fit(read_training_manifest(manifest_path), open_cache(cache_path, index_path), settings,
-                  list(params["classes"]), params["seed"], model_path, history_path,
-                  Path(model_path).with_suffix(".resume.pt"), device, lesion_crop=params["lesion_crop"])
-    start = "ImageNet weights" if settings.weights else "random initialisation, no pretrained weights"
-    io.write_figure(figure_path, plot_history(history, f"{Path(model_path).stem}: {settings.arch}, {start}"))
+    fit(read_training_manifest(manifest_path), open_cache(cache_path, index_path), settings,
+        list(params["classes"]), params["seed"], model_path, history_path,
+        Path(model_path).with_suffix(".resume.pt"), device, lesion_crop=params["lesion_crop"])
