@@ -14,7 +14,8 @@ import yaml
 from .conftest import REPO, TINY_CONFIGS, snakemake
 
 # Rules before purification in the DAG: they must never be planned by a purification change.
-UPSTREAM_OF_PURIFICATION = {"demo_archives", "ingest", "manifest_summary", "segment_train", "segment_predict"}
+UPSTREAM_OF_PURIFICATION = {"demo_archives", "ingest_dataset", "ingest", "manifest_summary", "segment_train",
+                            "segment_predict"}
 
 
 def planned_rules(workdir: Path, *args: str) -> set[str]:
@@ -159,3 +160,17 @@ def test_deleting_all_output_leaves_only_logs_and_benchmarks(copy_run):
     left = sorted(str(path.relative_to(run / "results")) for path in (run / "results").rglob("*") if path.is_file())
     assert left
     assert [path for path in left if not path.startswith(("logs/", "benchmarks/"))] == []
+
+
+def test_adding_a_dataset_ingests_that_dataset_only(copy_run, tmp_path):
+    run = copy_run()
+    extra = tmp_path / "dermofit"
+    (extra / "MEL").mkdir(parents=True)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump({"datasets": {"dermofit": {
+        "format": "folder", "path": str(extra), "labels": {"MEL": "melanoma"}, "split": "train"}}}))
+
+    planned = planned_jobs(run, "--configfile", *TINY_CONFIGS, str(changed))
+
+    assert "ingest_dataset[dataset=dermofit]" in planned and "ingest" in planned
+    assert not {job for job in planned if job.startswith(("ingest_dataset[dataset=demo]", "demo_archives"))}

@@ -114,7 +114,8 @@ def test_tiny_dag_runs_through_slurm_with_the_profiles_resources_and_matches_a_l
         if PROFILE["set-resources"].get(rule, {}).get("gpu"):
             assert "gres/gpu=1" in record.get("TRES", "") or "gpu:1" in record.get("TresPerJob", ""), rule
     assert jobs_per_rule == local_jobs_per_rule(local_output)
-    assert jobs_per_rule["ingest"] == 1 and jobs_per_rule["segment_predict"] == 2  # one job per shard
+    assert jobs_per_rule["ingest_dataset"] == 1 and jobs_per_rule["ingest"] == 1  # one dataset, one merge
+    assert jobs_per_rule["segment_predict"] == 2  # one job per shard
 
     # The same DAG run locally gave the same data and the same kinds of model outputs.
     slurm_files, local_files = produced_files(tmp_path / "slurm"), produced_files(tmp_path / "local")

@@ -17,6 +17,7 @@ RESULTS = "results"
 # One environment for every job (`--sdm conda`); it mirrors the pip pins of `make install`.
 CONDA_ENV = "../../envs/melanoflow.yaml"
 SHARDS = list(range(config["shards"]))
+DATASETS = list(config["datasets"])
 CLASSES = config["classes"]
 DEMO_DIR = config["demo"]["path"] if config["demo"]["enabled"] else None
 
@@ -28,23 +29,19 @@ def demo_archive_files():
     return [f"{DEMO_DIR}/{name}" for name in archive_file_names(config["demo"])]
 
 
-def dataset_input_files(wildcards=None):
-    """Every dataset's archive files, as the ingest job's inputs (generated ones for the demo, else what is on disk)."""
-    files = []
-    for name, dataset in config["datasets"].items():
-        folder = Path(dataset["path"])
-        if DEMO_DIR is not None and folder == Path(DEMO_DIR):
-            files += demo_archive_files()
-        elif folder.exists():
-            files += sorted(
-                str(p) for p in folder.iterdir() if not p.name.startswith(".")
-            )
-        else:
-            raise WorkflowError(
-                f"dataset {name!r}: folder {folder} does not exist; put the official archives there "
-                "(see README.md) or run the demo with --configfile config/demo.yaml"
-            )
-    return sorted(set(files))
+def dataset_input_files(wildcards):
+    """One dataset's archive files, as its ingest job's inputs (generated ones for the demo, else what is
+    on disk)."""
+    name = wildcards.dataset
+    folder = Path(config["datasets"][name]["path"])
+    if DEMO_DIR is not None and folder == Path(DEMO_DIR):
+        return demo_archive_files()
+    if folder.exists():
+        return sorted(str(p) for p in folder.iterdir() if not p.name.startswith("."))
+    raise WorkflowError(
+        f"dataset {name!r}: folder {folder} does not exist; put the official archives there "
+        "(see README.md) or run the demo with --configfile config/demo.yaml"
+    )
 
 
 def stage_params(section, exclude=()):

@@ -1,27 +1,49 @@
-# Official archives -> results/manifests/images.parquet (+ quarantine) and extracted images/masks.
+# Official archives -> extracted images/masks and a table per dataset -> results/manifests/images.parquet
+# (+ quarantine and where each split came from).
+
+
+# One job per dataset: adding or changing one dataset does not decode the others again.
+rule ingest_dataset:
+    input:
+        dataset_input_files,
+        code=script_code("ingest_dataset"),
+    output:
+        table=f"{RESULTS}/manifests/datasets/{{dataset}}.parquet",
+        quarantine=f"{RESULTS}/manifests/datasets/{{dataset}}.quarantine.parquet",
+        sources=f"{RESULTS}/manifests/datasets/{{dataset}}.splits.json",
+        images=directory(f"{RESULTS}/images/{{dataset}}"),
+    log:
+        f"{RESULTS}/logs/ingest/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ingest/{{dataset}}.tsv"
+    wildcard_constraints:
+        dataset="|".join(DATASETS),
+    conda:
+        CONDA_ENV
+    threads: 2
+    params:
+        dataset=lambda wildcards: config["datasets"][wildcards.dataset],
+        classes=CLASSES,
+        settings=config["ingest"],
+        seed=config["seed"],
+    script:
+        "../scripts/ingest_dataset.py"
 
 
 rule ingest:
     input:
-        dataset_input_files,
+        tables=expand(rules.ingest_dataset.output.table, dataset=DATASETS),
+        quarantines=expand(rules.ingest_dataset.output.quarantine, dataset=DATASETS),
+        sources=expand(rules.ingest_dataset.output.sources, dataset=DATASETS),
         code=script_code("ingest"),
     output:
         manifest=f"{RESULTS}/manifests/images.parquet",
         quarantine=f"{RESULTS}/manifests/quarantine.parquet",
         splits=f"{RESULTS}/manifests/splits.json",
-        images=directory(f"{RESULTS}/images"),
     log:
         f"{RESULTS}/logs/ingest.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/ingest.tsv"
     conda:
         CONDA_ENV
-    threads: 2
-    params:
-        datasets=config["datasets"],
-        classes=CLASSES,
-        settings=config["ingest"],
-        seed=config["seed"],
     script:
         "../scripts/ingest.py"
 

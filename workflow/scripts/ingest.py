@@ -1,17 +1,14 @@
-"""Snakemake adapter: ingest every configured dataset into the image manifest."""
+"""Snakemake adapter: merge the datasets' tables into the image manifest, quarantine and split summary."""
 
-from melanoflow.ingest.build import ingest
+from melanoflow.ingest.build import merge_dataset_files
 from melanoflow.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
-ingest(
-    snakemake.params.datasets,
-    snakemake.params.classes,
-    snakemake.params.settings,
-    snakemake.params.seed,
-    images_dir=snakemake.output.images,
+merge_dataset_files(
+    snakemake.input.tables,
+    snakemake.input.quarantines,
+    snakemake.input.sources,
     manifest_path=snakemake.output.manifest,
     quarantine_path=snakemake.output.quarantine,
     splits_path=snakemake.output.splits,
-    threads=snakemake.threads,
 )

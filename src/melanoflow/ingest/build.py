@@ -1,12 +1,14 @@
 """Turn every configured dataset into rows of the image manifest.
 
 Each image is decoded once here, checked (integrity, pixel cap, mask size), and written under
-``results/images/<dataset>/``; later stages read those files and the manifest, never the archives.
+``results/images/<dataset>/``; later stages read those files and the manifest, never the archives. Each
+dataset is read and split on its own (one workflow job each); the merge checks them against each other.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
@@ -20,9 +22,11 @@ from melanoflow.ingest.archive import Limits
 from melanoflow.ingest.readers import READERS, Candidate
 from melanoflow.io import BadInputError, decode_image, write_bytes, write_image, write_json
 from melanoflow.manifest import (
+    IMAGES_SCHEMA,
     QUARANTINE_SCHEMA,
     SPLITS,
     read_images_manifest,
+    read_table,
     relative_to_workdir,
     write_images_manifest,
     write_table,
@@ -41,43 +45,93 @@ class IngestError(BadInputError):
 def ingest(datasets: dict, classes: list[str], settings: dict, seed: int, images_dir: str | Path,
            manifest_path: str | Path, quarantine_path: str | Path, threads: int = 1,
            splits_path: str | Path | None = None) -> pd.DataFrame:
-    """Read every dataset, write images/masks under ``images_dir``, then the manifest and quarantine tables
-    (and, with ``splits_path``, a JSON summary of where each split came from and its class counts)."""
+    """Every dataset through :func:`ingest_dataset`, then :func:`merge_datasets` (the workflow runs these
+    as one job per dataset and a merge, so adding a dataset does not decode the others again)."""
+    parts = []
+    for name, dataset in datasets.items():
+        table, quarantined, sources = ingest_dataset(name, dataset, classes, settings, seed, images_dir, threads)
+        parts.append((table, quarantined, {name: sources}))
+    write_merged(parts, manifest_path, quarantine_path, splits_path)
+    return read_images_manifest(manifest_path)
+
+
+def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: dict, seed: int,
+                   images_dir: str | Path, threads: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Read one dataset, write its images and masks under ``images_dir/<name>/`` and split it.
+
+    Returns its manifest rows, its quarantined images and where each of its splits came from.
+    """
     limits = Limits(settings["max_uncompressed_bytes"], settings["max_compression_ratio"])
     rows, quarantined = [], []
-    for name, dataset in datasets.items():
-        scan = READERS[dataset["format"]](Path(dataset["path"]), limits, dataset)
-        if scan.unmatched_labels:
-            log.warning("%s: %d label rows have no image, e.g. %s", name, len(scan.unmatched_labels),
-                        "; ".join(scan.unmatched_labels[:3]))
-        mapping = dataset.get("labels") or {label: label for label in classes}
-        with ThreadPoolExecutor(max(threads, 1)) as pool:
-            jobs = [pool.submit(extract, name, candidate, mapping, classes, settings["max_pixels"], Path(images_dir))
-                    for candidate in scan.candidates]
-            for job, candidate in tqdm(zip(jobs, scan.candidates, strict=True), total=len(jobs), desc=f"ingest {name}",
-                                       mininterval=5):
-                try:
-                    rows.append(job.result())
-                except BadInputError as error:
-                    if settings["on_bad_image"] == "fail":
-                        pool.shutdown(cancel_futures=True)
-                        raise
-                    log.warning("quarantined: %s", error)
-                    quarantined.append({"dataset": name, "image_id": candidate.image_id,
-                                        "source": candidate.image.describe(), "problem": str(error)})
-        log.info("%s: %d images ingested", name, sum(row["dataset"] == name for row in rows))
+    scan = READERS[dataset["format"]](Path(dataset["path"]), limits, dataset)
+    if scan.unmatched_labels:
+        log.warning("%s: %d label rows have no image, e.g. %s", name, len(scan.unmatched_labels),
+                    "; ".join(scan.unmatched_labels[:3]))
+    mapping = dataset.get("labels") or {label: label for label in classes}
+    with ThreadPoolExecutor(max(threads, 1)) as pool:
+        jobs = [pool.submit(extract, name, candidate, mapping, classes, settings["max_pixels"], Path(images_dir))
+                for candidate in scan.candidates]
+        for job, candidate in tqdm(zip(jobs, scan.candidates, strict=True), total=len(jobs), desc=f"ingest {name}",
+                                   mininterval=5):
+            try:
+                rows.append(job.result())
+            except BadInputError as error:
+                if settings["on_bad_image"] == "fail":
+                    pool.shutdown(cancel_futures=True)
+                    raise
+                log.warning("quarantined: %s", error)
+                quarantined.append({"dataset": name, "image_id": candidate.image_id,
+                                    "source": candidate.image.describe(), "problem": str(error)})
+    log.info("%s: %d images ingested, %d quarantined", name, len(rows), len(quarantined))
+    quarantined = pd.DataFrame(quarantined, columns=QUARANTINE_SCHEMA.names)
     if not rows:
+        return pd.DataFrame(columns=IMAGES_SCHEMA.names), quarantined, {}
+    table, sources = assign_splits(pd.DataFrame(rows), {name: dataset}, settings["split"], seed)
+    return table, quarantined, sources[name]
+
+
+def merge_datasets(parts: list[tuple[pd.DataFrame, pd.DataFrame, dict]]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(rows, quarantined, {dataset: split origins}) of each dataset -> the manifest, the quarantine table
+    and the split summary, after checking that no image is in two splits across datasets."""
+    tables = [table for table, _, _ in parts if len(table)]
+    if not tables:
         raise IngestError("no usable image in any configured dataset")
-    manifest = pd.DataFrame(rows)
-    manifest, split_sources = assign_splits(manifest, datasets, settings["split"], seed)
+    manifest = pd.concat(tables, ignore_index=True)
     check_cross_split_duplicates(manifest)
     manifest = manifest.sort_values(["dataset", "split", "image_id"], ignore_index=True)
-    write_table(pd.DataFrame(quarantined, columns=QUARANTINE_SCHEMA.names), quarantine_path, QUARANTINE_SCHEMA)
+    quarantined = pd.concat([frame for _, frame, _ in parts], ignore_index=True)
+    sources = {name: origins for _, _, named in parts for name, origins in named.items()}
+    log.info("manifest: %d images\n%s", len(manifest), manifest.groupby(["dataset", "split", "label"]).size())
+    return manifest, quarantined, split_summary(manifest, sources)
+
+
+def write_dataset(name: str, dataset: dict, classes: list[str], settings: dict, seed: int, images_dir: str | Path,
+                  table_path: str | Path, quarantine_path: str | Path, sources_path: str | Path,
+                  threads: int = 1) -> None:  # fmt: skip
+    """Workflow entry point of one dataset's job: :func:`ingest_dataset`, its three results written."""
+    table, quarantined, sources = ingest_dataset(name, dataset, classes, settings, seed, images_dir, threads)
+    write_table(table, table_path, IMAGES_SCHEMA)
+    write_table(quarantined, quarantine_path, QUARANTINE_SCHEMA)
+    write_json(sources_path, {name: sources})
+
+
+def merge_dataset_files(table_paths: list[str], quarantine_paths: list[str], sources_paths: list[str],
+                        manifest_path: str | Path, quarantine_path: str | Path, splits_path: str | Path) -> None:
+    """Workflow entry point of the merge job: the datasets' tables -> manifest, quarantine, split summary."""
+    parts = [(read_table(table, IMAGES_SCHEMA), read_table(quarantine, QUARANTINE_SCHEMA),
+              json.loads(Path(sources).read_text()))
+             for table, quarantine, sources in zip(table_paths, quarantine_paths, sources_paths, strict=True)]  # fmt: skip
+    write_merged(parts, manifest_path, quarantine_path, splits_path)
+
+
+def write_merged(parts: list[tuple[pd.DataFrame, pd.DataFrame, dict]], manifest_path: str | Path,
+                 quarantine_path: str | Path, splits_path: str | Path | None) -> None:
+    """:func:`merge_datasets`, written: the manifest, the quarantine table and (optionally) the split summary."""
+    manifest, quarantined, summary = merge_datasets(parts)
+    write_table(quarantined, quarantine_path, QUARANTINE_SCHEMA)
     write_images_manifest(manifest, manifest_path)
     if splits_path is not None:
-        write_json(splits_path, split_summary(manifest, split_sources))
-    log.info("manifest: %d images\n%s", len(manifest), manifest.groupby(["dataset", "split", "label"]).size())
-    return read_images_manifest(manifest_path)
+        write_json(splits_path, summary)
 
 
 def extract(dataset: str, candidate: Candidate, mapping: dict, classes: list[str], max_pixels: int,
