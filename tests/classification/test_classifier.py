@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchvision
 
-from melanoflow.classification.cache import build_cache, cache_sources, write_cache
+from melanoflow.classification.cache import ImageCache, build_cache, cache_sources, write_cache
 from melanoflow.classification.data import IMAGENET_MEAN, IMAGENET_STD
 from melanoflow.classification.manifests import TRAIN_MANIFEST_SCHEMA, build_training_manifest
 from melanoflow.classification.model import (
@@ -55,16 +55,15 @@ def trained(tiny_project):
     root = tiny_project["root"]
     manifest, _ = build_training_manifest(tiny_project["images"], Recipe(), CLASSES, 200)
     cache = build_cache(cache_sources(manifest), 40)
-    history = fit(manifest, cache, TINY, CLASSES, 200, root / "model.pt", root / "history.csv", root / "resume.pt")
+    history = fit(manifest, cache, TINY, CLASSES, 200, root / "model.pt", root / "history.csv")
     return {**tiny_project, "manifest": manifest, "cache": cache, "history": history}
 
 
 def test_resumed_training_equals_an_uninterrupted_run(trained):
     root = trained["root"] / "interrupted"
-    args = (trained["manifest"], trained["cache"], TINY, CLASSES, 200, root / "model.pt", root / "history.csv",
-            root / "resume.pt")
+    args = (trained["manifest"], trained["cache"], TINY, CLASSES, 200, root / "model.pt", root / "history.csv")
     fit(*args, stop_after_epoch=1)
-    assert (root / "resume.pt").exists() and not (root / "model.pt").exists()
+    assert (root / "model.resume.pt").exists() and not (root / "model.pt").exists()
     resumed = fit(*args)
     uninterrupted, _ = load_classifier(trained["root"] / "model.pt")
     model, meta = load_classifier(root / "model.pt")
@@ -72,7 +71,20 @@ def test_resumed_training_equals_an_uninterrupted_run(trained):
         assert torch.equal(value, model.state_dict()[key]), key
     columns = ["epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
     pd.testing.assert_frame_equal(resumed[columns], trained["history"][columns])
-    assert not (root / "resume.pt").exists()
+    assert not (root / "model.resume.pt").exists()
+
+
+def test_a_resume_file_for_other_pixels_under_the_same_paths_is_not_resumed(trained, caplog):
+    """A re-purified image keeps its path: the resume file is stamped with the pixels, not the paths."""
+    root = trained["root"] / "stale"
+    fit(trained["manifest"], trained["cache"], TINY, CLASSES, 200, root / "model.pt", root / "history.csv",
+        stop_after_epoch=1)
+    changed = ImageCache(trained["cache"].pixels.copy(), trained["cache"].slots)
+    changed.pixels[0] = 255 - changed.pixels[0]
+    with caplog.at_level(logging.INFO):
+        history = fit(trained["manifest"], changed, TINY, CLASSES, 200, root / "model.pt", root / "history.csv")
+    assert "starting over" in caplog.text and "other inputs" in caplog.text and "resuming" not in caplog.text
+    assert history["epoch"].tolist() == [1, 2, 3]
 
 
 def test_best_checkpoint_and_history(trained):
@@ -92,7 +104,7 @@ def test_other_epoch_selections(trained, selection):
     root = trained["root"] / selection
     settings = TrainSettings(**{**TINY.__dict__, "selection": selection})
     history = fit(trained["manifest"], trained["cache"], settings, CLASSES, 200, root / "model.pt",
-                  root / "history.csv", root / "resume.pt")
+                  root / "history.csv")
     chosen = history["val_mean_auc"].idxmax() if selection == "val_auc" else len(history) - 1
     _, meta = load_classifier(root / "model.pt")
     assert meta["epoch"] == int(history.loc[chosen, "epoch"]) and meta["selection"] == selection
@@ -155,8 +167,7 @@ def test_test_rows_never_influence_training(trained):
     manifest.loc[test, "source_path"] = manifest.loc[manifest["split"] == "train", "source_path"].to_numpy()[
         : test.sum()]
     root = trained["root"] / "relabelled"
-    history = fit(manifest, trained["cache"], TINY, CLASSES, 200, root / "model.pt", root / "history.csv",
-                  root / "resume.pt")
+    history = fit(manifest, trained["cache"], TINY, CLASSES, 200, root / "model.pt", root / "history.csv")
     original, _ = load_classifier(trained["root"] / "model.pt")
     relabelled, _ = load_classifier(root / "model.pt")
     for key, value in original.state_dict().items():

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import cv2
 import pandas as pd
 import pytest
 import torch
 
 from melanoflow.manifest import write_images_manifest
+from melanoflow.resume import resume_path
 from melanoflow.segmentation import train as train_module
 from melanoflow.segmentation.predict import load_segmenter
-from melanoflow.segmentation.train import SegmentationLoss, checkpoint_path_for, epoch_learning_rate, fit
+from melanoflow.segmentation.train import SegmentationLoss, epoch_learning_rate, fit
 
 
 def killed_in_second_epoch(monkeypatch):
@@ -38,8 +40,8 @@ def test_a_killed_run_resumes_to_the_same_weights(lesion_manifest, tiny_params, 
     killed_in_second_epoch(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         fit(tmp_path / "images.parquet", params, *paths)
-    assert checkpoint_path_for(paths[0]).exists() and not paths[0].exists()
-    caplog.set_level("INFO", logger=train_module.__name__)
+    assert resume_path(paths[0]).exists() and not paths[0].exists()
+    caplog.set_level("INFO")
     resumed = fit(tmp_path / "images.parquet", params, *paths)
 
     assert "after epoch 1" in caplog.text
@@ -49,7 +51,7 @@ def test_a_killed_run_resumes_to_the_same_weights(lesion_manifest, tiny_params, 
     assert final[0].keys() == final[1].keys()
     assert all(torch.equal(final[0][key], final[1][key]) for key in final[0])
     assert load_segmenter(paths[0], torch.device("cpu")).spec.input_size == tiny_params["input_size"]
-    assert not checkpoint_path_for(paths[0]).exists()  # a finished run leaves only its outputs
+    assert not resume_path(paths[0]).exists()  # a finished run leaves only its outputs
 
 
 @pytest.mark.parametrize("change", [{"learning_rate": 1e-2}, {"schedule": "cosine", "epochs": 3}])
@@ -62,9 +64,9 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(lesion_manifest, tiny_par
     killed_in_second_epoch(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         fit(tmp_path / "images.parquet", first, *paths)
-    caplog.set_level("INFO", logger=train_module.__name__)
+    caplog.set_level("INFO")
     fit(tmp_path / "images.parquet", {**first, **change}, *paths)
-    assert "ignoring" in caplog.text and "resuming" not in caplog.text
+    assert "starting over" in caplog.text and "other settings" in caplog.text and "resuming" not in caplog.text
     assert pd.read_csv(paths[1])["epoch"].tolist() == list(range(1, change.get("epochs", 2) + 1))
 
 
@@ -83,3 +85,18 @@ def test_the_cosine_schedule_starts_at_the_rate_and_halves_it_midway():
     assert [epoch_learning_rate({**params, "schedule": "constant"}, epoch) for epoch in (1, 4)] == [0.01, 0.01]
     rates = [epoch_learning_rate({**params, "schedule": "cosine"}, epoch) for epoch in (1, 2, 3, 4)]
     assert rates[0] == 0.01 and abs(rates[2] - 0.005) < 1e-12 and rates[3] < rates[2] < rates[1] < rates[0]
+
+
+def test_a_resume_file_for_other_masks_under_the_same_paths_is_not_resumed(lesion_manifest, tiny_params, tmp_path,
+                                                                          monkeypatch, caplog):  # fmt: skip
+    write_images_manifest(lesion_manifest, tmp_path / "images.parquet")
+    paths = tmp_path / "model.pt", tmp_path / "history.csv"
+    killed_in_second_epoch(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        fit(tmp_path / "images.parquet", tiny_params, *paths)
+    mask_path = lesion_manifest.loc[lesion_manifest["split"] == "train", "mask_path"].dropna().iloc[0]
+    mask = cv2.imread(mask_path, cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(mask_path, 255 - mask)  # corrected ground truth, same file name
+    caplog.set_level("INFO")
+    fit(tmp_path / "images.parquet", tiny_params, *paths)
+    assert "starting over" in caplog.text and "other inputs" in caplog.text and "resuming" not in caplog.text

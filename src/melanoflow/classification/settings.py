@@ -5,12 +5,8 @@ Kept free of torch so that the workflow can read which settings training uses wh
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
-
-import pandas as pd
+from dataclasses import dataclass, fields
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine")
@@ -50,11 +46,3 @@ class TrainSettings:
     @classmethod
     def from_params(cls, params: Mapping) -> TrainSettings:
         return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
-
-    def fingerprint(self, manifest: pd.DataFrame, classes: list[str], seed: int) -> str:
-        """What a resumed run must share with the interrupted one (not the epoch count or worker count)."""
-        settings = {k: v for k, v in asdict(self).items() if k not in ("epochs", "loader_workers")}
-        digest = hashlib.sha256(json.dumps([settings, classes, seed], sort_keys=True).encode())
-        digest.update(pd.util.hash_pandas_object(manifest[["example_id", "source_path", "seed"]], index=False)
-                      .to_numpy().tobytes())
-        return digest.hexdigest()

@@ -8,11 +8,11 @@ For training from scratch on small data (no ImageNet weights offline) the settin
 warm-up with cosine decay, label smoothing, class-balanced sampling, and a fixed number of examples per
 epoch, so that variants whose training sets differ in size get the same amount of training.
 
-Resuming: after every epoch the full training state (model, optimizer, scheduler, best weights, history,
-RNG states) is saved to a resume file, stamped with a fingerprint of the settings and the manifest. A
-rerun with the same fingerprint continues from the last finished epoch and ends with the same weights
-as an uninterrupted run: data order and online augmentation depend only on (seed, epoch, row), never on
-how many epochs ran in this process. The resume file is removed once training has finished.
+Resuming (:mod:`melanoflow.resume`): after every epoch the full training state (model, optimizer,
+scheduler, best weights, history, RNG states) is saved to the resume file, stamped with the settings, the
+manifest rows and cached pixels trained on, and this stage's code. A rerun with the same stamp continues
+from the last finished epoch and ends with the same weights as an uninterrupted run: data order and
+online augmentation depend only on (seed, epoch, row), never on how many epochs ran in this process.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import copy
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -45,11 +46,11 @@ from melanoflow.classification.data import (
 from melanoflow.classification.manifests import read_training_manifest
 from melanoflow.classification.model import build_classifier, classifier_metadata, save_classifier
 from melanoflow.classification.settings import TrainSettings
+from melanoflow.resume import Resume, fingerprint
 from melanoflow.runtime import (
     autocast,
     restore_rng_state,
     rng_state,
-    save_checkpoint,
     seed_everything,
     select_device,
 )
@@ -125,13 +126,27 @@ def selection_score(record: dict, selection: str) -> float:
     return -record["val_loss"]
 
 
+def run_fingerprint(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, classes: list[str],
+                    seed: int) -> dict[str, str]:  # fmt: skip
+    """What a resumed run must share with the interrupted one: the settings (not the loader's worker count),
+    the manifest's rows and the cached pixels they point at, and the modules that define training."""
+    from melanoflow.classification import cache as cache_module
+    from melanoflow.classification import data as data_module
+    from melanoflow.classification import model as model_module
+
+    settings_part = {key: value for key, value in asdict(settings).items() if key != "loader_workers"}
+    slots = cache.slots_of(manifest["source_path"].tolist())
+    return fingerprint({"settings": settings_part, "classes": classes, "seed": seed},
+                       {"manifest": manifest, "pixels": cache.pixels[np.unique(slots)]},
+                       [sys.modules[__name__], cache_module, data_module, model_module])  # fmt: skip
+
+
 def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, classes: list[str], seed: int,
-        model_path: str | os.PathLike, history_path: str | os.PathLike, resume_path: str | os.PathLike,
-        device: torch.device | None = None, stop_after_epoch: int | None = None,
-        lesion_crop: float | None = None) -> pd.DataFrame:
+        model_path: str | os.PathLike, history_path: str | os.PathLike, device: torch.device | None = None,
+        stop_after_epoch: int | None = None, lesion_crop: float | None = None) -> pd.DataFrame:
     """Train on the manifest's train rows, select on its val rows; write the best classifier and history.
 
-    ``stop_after_epoch`` ends the process after that epoch as an interruption would (resume file kept,
+    ``stop_after_epoch`` ends the training after that epoch as an interruption would (resume file kept,
     no outputs written); tests use it to check that resuming gives the uninterrupted result.
     ``lesion_crop`` (the margin the cache cropped lesions with, or None) is recorded in the classifier
     for whoever prepares images for it later.
@@ -152,22 +167,18 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
     scheduler = make_scheduler(optimizer, settings)
     fp16 = device.type == "cuda" and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler(device.type, enabled=fp16)  # loss scaling only for fp16 AMP
-    fingerprint = settings.fingerprint(manifest, classes, seed)
     state = {"epoch": 0, "best_score": -math.inf, "best_epoch": -1,
              "best_model": copy.deepcopy(model.state_dict()), "history": []}
-
-    if Path(resume_path).exists():
-        saved = torch.load(resume_path, map_location="cpu", weights_only=False)  # our own file: RNG states too
-        if saved["fingerprint"] == fingerprint:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
-            scaler.load_state_dict(saved["scaler"])
-            restore_rng_state(saved["rng"])
-            state = {key: saved[key] for key in state}
-            log.info("resuming from %s after epoch %d", resume_path, state["epoch"])
-        else:
-            log.info("ignoring %s: it was written for other settings or another manifest", resume_path)
+    resume = Resume(model_path, run_fingerprint(manifest, cache, settings, classes, seed))
+    saved = resume.load()
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        scaler.load_state_dict(saved["scaler"])
+        restore_rng_state(saved["rng"])
+        state = {key: saved[key] for key in state}
+        log.info("continuing after epoch %d", state["epoch"])
 
     log.info("training %s on %d examples (%d val) on %s, %s", settings.arch, len(train_rows), len(val_rows),
              device, settings)
@@ -190,9 +201,8 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
             state |= {"best_score": selection_score(record, settings.selection), "best_epoch": epoch + 1,
                       "best_model": copy.deepcopy(model.state_dict())}
         state["epoch"] = epoch + 1
-        save_checkpoint(resume_path, {**state, "fingerprint": fingerprint, "model": model.state_dict(),
-                                      "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                      "scaler": scaler.state_dict(), "rng": rng_state()})
+        resume.save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": rng_state()})
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
             return pd.DataFrame(state["history"])
 
@@ -206,7 +216,7 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
     history = pd.DataFrame(state["history"])
     with io.atomic_path(history_path) as tmp:
         history.to_csv(tmp, index=False)
-    Path(resume_path).unlink(missing_ok=True)
+    resume.finish()
     log.info("kept epoch %d by %s (val loss %.4f, val mean AUC %.4f) -> %s", state["best_epoch"],
              settings.selection, best["val_loss"], best["val_mean_auc"], model_path)
     return history
@@ -219,5 +229,4 @@ def train_variant(manifest_path: str, cache_path: str, index_path: str, model_pa
     device = select_device(params["device"])
     settings = TrainSettings.from_params(params)
     fit(read_training_manifest(manifest_path), open_cache(cache_path, index_path), settings,
-        list(params["classes"]), params["seed"], model_path, history_path,
-        Path(model_path).with_suffix(".resume.pt"), device, lesion_crop=params["lesion_crop"])
+        list(params["classes"]), params["seed"], model_path, history_path, device, lesion_crop=params["lesion_crop"])

@@ -1,23 +1,21 @@
 """Training of the segmenter: binary cross-entropy (the paper's loss, optionally plus a soft Jaccard term),
 Adam at a constant or cosine-decayed learning rate, validation Jaccard each epoch, best weights kept.
 
-A checkpoint (model, optimizer, epoch, every RNG state, history, best weights) is written after each
-epoch; a run that finds a checkpoint of the same training setup continues from it and ends with the same
-weights as an uninterrupted run. The checkpoint is removed once the run has finished.
+Resuming (:mod:`melanoflow.resume`): the full state (model, optimizer, epoch, every RNG state, history,
+best weights) is saved after each epoch, stamped with the settings, the training and validation pixels
+and masks, and the code; a rerun with the same stamp continues and ends with the same weights as an
+uninterrupted run.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import logging
 import math
 import os
 import sys
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -27,6 +25,7 @@ from tqdm import tqdm
 
 from melanoflow.io import write_text
 from melanoflow.manifest import read_images_manifest
+from melanoflow.resume import Resume, fingerprint
 from melanoflow.runtime import (
     autocast,
     restore_rng_state,
@@ -115,21 +114,16 @@ def evaluate(model: DilatedUNet, loader: DataLoader, device: torch.device, mixed
     return float(sum(scores) / len(scores))
 
 
-def checkpoint_path_for(model_path: str | os.PathLike) -> Path:
-    """Where the resumable state of a run writing ``model_path`` lives until it finishes (not a workflow
-    output, so a failed job's checkpoint survives for the retry)."""
-    return Path(model_path).with_suffix(".checkpoint.pt")
-
-
-def run_identity(params: dict, train_ids: list[str]) -> str:
-    """What a checkpoint must share with this run to be resumed: settings, training images and the code
-    that defines the network, its inputs and the training loop (an edit there means a fresh start)."""
-    code = hashlib.sha256(b"".join(Path(module.__file__).read_bytes() for module in (model_module, data_module,
-                                                                                      sys.modules[__name__])))
-    setup = {key: params[key] for key in TRAINING_KEYS} | {"train_ids": sorted(train_ids), "code": code.hexdigest()}
+def run_fingerprint(params: dict, train_set: LesionDataset, val_set: LesionDataset) -> dict[str, str]:
+    """What a resumed run must share with the interrupted one: settings (with a cosine schedule the epoch
+    count too, as it sets every epoch's rate), the images and masks it trains and validates on, and the
+    code that defines the network, its inputs and the training loop."""
+    settings = {key: params[key] for key in TRAINING_KEYS}
     if params["schedule"] != "constant":
-        setup["epochs"] = params["epochs"]
-    return hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()
+        settings["epochs"] = params["epochs"]
+    data = {"train_images": train_set.images, "train_masks": train_set.masks, "val_images": val_set.images,
+            "val_masks": val_set.masks}  # fmt: skip
+    return fingerprint(settings, data, [model_module, data_module, sys.modules[__name__]])
 
 
 def write_history(path: str | os.PathLike, history: list[dict]) -> None:
@@ -153,20 +147,16 @@ def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, params: di
     train_loader = DataLoader(train_set, batch_size=params["batch_size"], shuffle=True, generator=generator)
     val_loader = DataLoader(val_set, batch_size=params["batch_size"])
 
-    identity = run_identity(params, train_rows["image_id"].tolist())
-    checkpoint_path = checkpoint_path_for(model_path)
+    resume = Resume(model_path, run_fingerprint(params, train_set, val_set))
     state = {"epoch": 0, "history": [], "best_jaccard": -1.0, "best_model": None}
-    if checkpoint_path.exists():
-        saved = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-        if saved["identity"] == identity:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            restore_rng_state(saved["rng"])
-            generator.set_state(saved["loader_rng"])
-            state = {key: saved[key] for key in state}
-            log.info("resuming from %s after epoch %d", checkpoint_path, state["epoch"])
-        else:
-            log.info("ignoring %s: it was made with other training settings or images", checkpoint_path)
+    saved = resume.load()
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        restore_rng_state(saved["rng"])
+        generator.set_state(saved["loader_rng"])
+        state = {key: saved[key] for key in state}
+        log.info("continuing after epoch %d", state["epoch"])
     log.info("training %s on %s: %d training / %d validation images, %d epochs", spec, device,
              len(train_set), len(val_set), params["epochs"])  # fmt: skip
 
@@ -186,10 +176,8 @@ def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, params: di
         log.info("epoch %d: learning rate %.2g, loss %.4f, validation Jaccard %.4f (best %.4f), %.1f s",
                  epoch, epoch_learning_rate(params, epoch), loss, jaccard, state["best_jaccard"],
                  row["seconds"])  # fmt: skip
-        save_checkpoint(checkpoint_path, {
-            **state, "identity": identity, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "rng": rng_state(), "loader_rng": generator.get_state(),
-        })  # fmt: skip
+        resume.save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "rng": rng_state(), "loader_rng": generator.get_state()})
         write_history(history_path, state["history"])
 
     if state["best_model"] is None:
@@ -197,7 +185,7 @@ def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, params: di
     write_history(history_path, state["history"])
     best = max(state["history"], key=lambda row: row["val_jaccard"])
     save_checkpoint(model_path, {"spec": asdict(spec), "model": state["best_model"], **best})
-    checkpoint_path.unlink()  # a finished run leaves only declared outputs
+    resume.finish()
     log.info("kept epoch %d (validation Jaccard %.4f) in %s", best["epoch"], best["val_jaccard"], model_path)
     return best
 
