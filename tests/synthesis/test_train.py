@@ -6,6 +6,7 @@ import torch
 import melanoflow.io
 from melanoflow.io import BadInputError
 from melanoflow.manifest import read_images_manifest
+from melanoflow.resume import resume_path
 from melanoflow.synthesis import train
 from melanoflow.synthesis.train import EarlyStopping, GanTrainer, diversity, fit, train_gan
 
@@ -32,13 +33,13 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, monkeypatc
             raise KeyboardInterrupt  # killed during the third epoch
         return original(self)
 
-    resume = tmp_path / "gan.pt.resume"
+    output = tmp_path / "gan.pt"
     monkeypatch.setattr(GanTrainer, "train_one_epoch", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        fit(images, labels, ["melanoma"], settings, resume_path=resume)
-    assert torch.load(resume, weights_only=False)["epoch"] == 2
+        fit(images, labels, ["melanoma"], settings, output=output)
+    assert torch.load(resume_path(output), weights_only=False)["state"]["epoch"] == 2
     monkeypatch.setattr(GanTrainer, "train_one_epoch", original)
-    resumed = fit(images, labels, ["melanoma"], settings, resume_path=resume)
+    resumed = fit(images, labels, ["melanoma"], settings, output=output)
 
     assert resumed["epoch"] == straight["epoch"] == 3
     assert resumed["rounds"] == straight["rounds"]
@@ -48,13 +49,18 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, monkeypatc
     assert resumed["history"] == straight["history"]
 
 
-def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path):
+@pytest.mark.parametrize("change", ["settings", "inputs"])
+def test_a_resume_file_of_other_settings_or_images_starts_over(tmp_path, caplog, change):
     images, labels = tiny_images(), torch.zeros(8, dtype=torch.long)
-    resume = tmp_path / "gan.pt.resume"
-    fit(images, labels, ["melanoma"], {**gan_settings(epochs=1), **SEED_SETTINGS}, resume_path=resume)
-    with pytest.raises(ValueError, match="learning_rate"):
-        fit(images, labels, ["melanoma"], {**gan_settings(epochs=2, learning_rate=1e-3), **SEED_SETTINGS},
-            resume_path=resume)
+    output = tmp_path / "gan.pt"
+    fit(images, labels, ["melanoma"], {**gan_settings(epochs=1), **SEED_SETTINGS}, output=output)
+    assert resume_path(output).exists()  # train_gan removes it once the model is saved; fit leaves it
+    later = {**gan_settings(epochs=2, learning_rate=1e-3 if change == "settings" else 2e-4), **SEED_SETTINGS}
+    changed_images = images if change == "settings" else 255 - images
+    with caplog.at_level("INFO"):
+        state = fit(changed_images, labels, ["melanoma"], later, output=output)
+    assert "starting over" in caplog.text and f"other {change}" in caplog.text
+    assert [row["epoch"] for row in state["history"]] == [0, 1]
 
 
 def test_gan_reads_only_training_images_of_its_class(tiny_manifest, tmp_path, monkeypatch):
@@ -74,7 +80,7 @@ def test_gan_reads_only_training_images_of_its_class(tiny_manifest, tmp_path, mo
     assert len(read) == SPLIT_COUNTS["train"] and set(read) == allowed
     state = torch.load(output, weights_only=False)
     assert state["class_names"] == ["melanoma"] and state["epoch"] == 1
-    assert not output.with_name("melanoma.pt.resume").exists()
+    assert not resume_path(output).exists()
 
 
 def test_coupled_gan_trains_on_balanced_batches_of_its_classes(tiny_manifest, tmp_path, monkeypatch):

@@ -10,8 +10,10 @@ Early stopping criterion: the diversity of a fixed latent batch (mean pairwise R
 ``warmup_epochs``, ``patience`` consecutive epochs with a ratio under ``min_diversity_ratio`` (mode
 collapse) stop training, and the generator of the last epoch before the collapse is kept.
 
-Checkpoints are written at epoch ends; every random draw of an epoch comes from generators seeded by
-(seed, epoch), so a resumed run continues bit for bit where the interrupted one stopped.
+Resuming (:mod:`melanoflow.resume`): the state is saved every ``checkpoint_every`` epochs, stamped with
+the settings, the training pixels and labels and the code; every random draw of an epoch comes from
+generators seeded by (seed, epoch), so a resumed run continues bit for bit where the interrupted one
+stopped. The epoch count, checkpoint interval and device may differ (a finished run can be extended).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,6 +30,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from melanoflow import runtime
+from melanoflow.resume import Resume, fingerprint, resume_path
 from melanoflow.synthesis.coupled import CoupledDiscriminator, CoupledGenerator, balanced_batches
 from melanoflow.synthesis.data import load_images, real_images, training_rows
 from melanoflow.synthesis.dcgan import Discriminator, Generator
@@ -222,12 +225,7 @@ class GanTrainer:
             "rng": runtime.rng_state(),
         }
 
-    def load_state(self, state: dict, source: str) -> None:
-        mismatched = [k for k in self.settings if k not in RESUMABLE_CHANGES
-                      and state["settings"].get(k) != self.settings[k]]
-        if state.get("format") != CHECKPOINT_FORMAT or state["class_names"] != self.class_names or mismatched:
-            raise ValueError(f"{source}: checkpoint was written with other settings ({mismatched or 'classes'}); "
-                             "delete it to start afresh")
+    def load_state(self, state: dict) -> None:
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
@@ -239,24 +237,36 @@ class GanTrainer:
         runtime.restore_rng_state(state["rng"])
 
 
+def run_fingerprint(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str],
+                    settings: dict) -> dict[str, str]:  # fmt: skip
+    """What a resumed run must share with the interrupted one (all settings but RESUMABLE_CHANGES)."""
+    from melanoflow.synthesis import coupled, dcgan
+
+    kept = {key: value for key, value in settings.items() if key not in RESUMABLE_CHANGES}
+    return fingerprint({"settings": kept, "classes": list(class_names)}, {"images": images, "labels": labels},
+                       [sys.modules[__name__], coupled, dcgan])  # fmt: skip
+
+
 def fit(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str], settings: dict,
-        resume_path: str | os.PathLike | None = None, device: torch.device | None = None) -> dict:
+        output: str | os.PathLike | None = None, device: torch.device | None = None) -> dict:
     """Train on uint8 images (N, 3, r, r) with class indices; return the final checkpoint state.
 
-    With ``resume_path``, a checkpoint is written there after every ``checkpoint_every`` epochs and an
-    existing one is resumed from.
+    With ``output`` (where the caller will save the model), the run resumes from and saves to that
+    output's resume file every ``checkpoint_every`` epochs; the caller removes it once the model is saved.
     """
     device = device or runtime.select_device(settings["device"])
     trainer = GanTrainer(images, labels, class_names, settings, device)
-    if resume_path and Path(resume_path).exists():
-        trainer.load_state(torch.load(resume_path, weights_only=False), str(resume_path))
-        log.info("resumed from %s at epoch %d", resume_path, trainer.epoch)
+    resume = Resume(output, run_fingerprint(images, labels, class_names, settings)) if output else None
+    saved = resume.load() if resume else None
+    if saved is not None:
+        trainer.load_state(saved)
+        log.info("continuing at epoch %d", trainer.epoch)
     progress = tqdm(total=settings["epochs"], initial=trainer.epoch, desc="GAN epochs", mininterval=5)
     while trainer.epoch < settings["epochs"] and not trainer.stopped_early:
         stop = trainer.end_epoch(trainer.train_one_epoch())
         progress.update(1)
-        if resume_path and (stop or trainer.epoch % settings["checkpoint_every"] == 0):
-            runtime.save_checkpoint(resume_path, trainer.state())
+        if resume and (stop or trainer.epoch % settings["checkpoint_every"] == 0):
+            resume.save(trainer.state())
     progress.close()
     return trainer.state()
 
@@ -278,7 +288,6 @@ def train_gan(manifest: str, purified: str | None, class_names: Sequence[str], p
     log.info("training a %s GAN on %d training images of %s", settings["mode"], len(rows), list(class_names))
     images = load_images(rows["path"].tolist(), settings["resolution"], threads, desc="training images")
     labels = torch.as_tensor(rows["label"].map({name: i for i, name in enumerate(class_names)}).to_numpy())
-    resume_path = f"{output}.resume"
-    state = fit(images, labels, class_names, settings, resume_path=resume_path)
+    state = fit(images, labels, class_names, settings, output=output)
     runtime.save_checkpoint(output, state)
-    Path(resume_path).unlink(missing_ok=True)
+    resume_path(output).unlink(missing_ok=True)
