@@ -8,12 +8,13 @@ import pytest
 import torch
 import torchvision
 
-from melanoflow.io import BadInputError, write_image
-from melanoflow.manifest import IMAGES_SCHEMA, write_images_manifest
+from melanoflow.io import BadInputError, read_image, write_image
+from melanoflow.manifest import IMAGES_SCHEMA, read_images_manifest, write_images_manifest
 from melanoflow.purification import train as train_module
 from melanoflow.purification.classic import ClassicSettings
 from melanoflow.purification.network import InpaintingLoss, NetworkPurifier, load_vgg16_features, to_image
 from melanoflow.purification.train import train_network
+from melanoflow.resume import resume_path
 from tests.purification.conftest import scene
 
 WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
@@ -91,7 +92,7 @@ def test_training_runs_both_phases_and_the_network_purifies(training_inputs):
     history = train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "net.pt")
     assert [entry["phase"] for entry in history] == ["adam"] * 3 + ["sgd"] * 2
     assert all(np.isfinite(entry["total"]) for entry in history)
-    assert not (folder / "net.pt.partial").exists()
+    assert not resume_path(folder / "net.pt").exists()
 
     image, _, lesion, hair = scene(48, 64, with_lesion=True, hair=True, seed=9)
     result = NetworkPurifier.load(folder / "net.pt", ClassicSettings(), "cpu")(image, lesion)
@@ -114,7 +115,7 @@ def test_interrupted_training_resumes_exactly(training_inputs, monkeypatch):
     monkeypatch.setattr(train_module, "phases", failing_phases)
     with pytest.raises(RuntimeError, match="killed"):
         train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "resumed.pt")
-    assert (folder / "resumed.pt.partial").exists()
+    assert resume_path(folder / "resumed.pt").exists()
     monkeypatch.setattr(train_module, "phases", original_phases)
     train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "resumed.pt")
 
@@ -140,3 +141,23 @@ def test_training_crops_keep_the_image_resolution(training_inputs):
     windows += [window[:, ::-1] for window in windows]
     assert any(np.array_equal(target, window) for window in windows)
     assert valid.shape == (1, 32, 32)
+
+
+def test_a_resume_file_for_other_images_under_the_same_paths_starts_over(training_inputs, monkeypatch, caplog):
+    folder, params = training_inputs
+    original_phases = train_module.phases
+
+    def failing_phases(model, settings):
+        adam, (name, steps, _) = original_phases(model, settings)
+        return [adam, (name, steps, lambda: (_ for _ in ()).throw(RuntimeError("killed")))]
+
+    monkeypatch.setattr(train_module, "phases", failing_phases)
+    with pytest.raises(RuntimeError, match="killed"):
+        train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "net.pt")
+    monkeypatch.setattr(train_module, "phases", original_phases)
+    image_path = read_images_manifest(folder / "images.parquet").query("split == 'train'")["image_path"].iloc[0]
+    write_image(image_path, 255 - read_image(image_path))  # the same file, other pixels
+    with caplog.at_level("INFO"):
+        history = train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "net.pt")
+    assert "starting over" in caplog.text and "other inputs" in caplog.text
+    assert [entry["step"] for entry in history] == [0, 1, 2, 3, 4]

@@ -6,19 +6,23 @@ so hairs must be as many pixels wide in training as there. Images smaller than a
 Its holes are the improved method's occlusion mask plus random strokes (the paper's "random masking"),
 so the network learns to fill both hairs and arbitrary gaps; the target is the image the improved method
 purified. Optimisation follows the paper: Adam (betas 0.5, 0.99) at ``adam_lr`` for ``adam_steps``, then
-SGD with momentum 0.9 at ``sgd_lr`` for ``sgd_steps``. A checkpoint beside the output
-(``<output>.partial``) lets an interrupted run continue exactly.
+SGD with momentum 0.9 at ``sgd_lr`` for ``sgd_steps``. The state is saved every ``checkpoint_every`` steps
+through :mod:`melanoflow.resume` (stamped with the settings, the training images and lesion masks by
+content, and the code), so an interrupted run continues exactly.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
@@ -29,6 +33,7 @@ from melanoflow.purification.classic import ClassicSettings, purify_classic
 from melanoflow.purification.network import InpaintingLoss, load_vgg16_features, to_tensor
 from melanoflow.purification.partialconv import PConvUNet, PConvUNetSpec
 from melanoflow.purification.run import LESION_MASK_COLUMNS, read_lesion, with_lesion_masks
+from melanoflow.resume import Resume, fingerprint
 from melanoflow.runtime import (
     autocast,
     restore_rng_state,
@@ -120,6 +125,18 @@ def phases(model: PConvUNet, settings: dict):
     ]
 
 
+def run_fingerprint(rows: pd.DataFrame, params: dict) -> dict[str, str]:
+    """What a resumed run must share with the interrupted one: the settings that shape it (not the checkpoint
+    interval or device), the training images and their lesion masks by content, and the code."""
+    from melanoflow.purification import classic, partialconv
+
+    settings = {"seed": params["seed"], "improved": params["improved"],
+                "network": {key: value for key, value in params["network"].items() if key != "checkpoint_every"}}
+    files = [hashlib.sha256(Path(path).read_bytes()).digest()
+             for path in (*rows["image_path"], *rows["lesion_mask_path"])]  # fmt: skip
+    return fingerprint(settings, {"files": files}, [sys.modules[__name__], classic, partialconv])
+
+
 def train_network(manifest_path: str | os.PathLike, masks_path: str | os.PathLike, params: dict,
                   out_path: str | os.PathLike) -> list[dict]:
     """Fit the partial-conv U-Net; write ``{"spec", "model", "history"}`` to ``out_path``; return the history."""
@@ -137,14 +154,14 @@ def train_network(manifest_path: str | os.PathLike, masks_path: str | os.PathLik
     spec = PConvUNetSpec(base_channels=settings["base_channels"], depth=settings["depth"])
     model = PConvUNet(spec).to(device).to(memory_format=torch.channels_last)
     criterion = InpaintingLoss(settings["loss_weights"], load_vgg16_features(settings["vgg16_weights"])).to(device)
-    partial = Path(f"{out_path}.partial")
+    resume = Resume(out_path, run_fingerprint(rows, params))
     history, start = [], 0
-    resumed = torch.load(partial, map_location="cpu", weights_only=False) if partial.exists() else None
+    resumed = resume.load()
     if resumed is not None:
         model.load_state_dict(resumed["model"])
         history, start = resumed["history"], resumed["step"]
         restore_rng_state(resumed["rng"])
-        log.info("resuming from %s at step %d", partial, start)
+        log.info("continuing at step %d", start)
     model.train()
     phase_start = 0
     for name, steps, make_optimizer in phases(model, settings):
@@ -170,10 +187,9 @@ def train_network(manifest_path: str | os.PathLike, masks_path: str | os.PathLik
                     log.info("%s step %d: %s", name, step, {k: round(v, 4) for k, v in history[-1].items()
                                                             if k not in ("phase", "step")})
                 if (step + 1) % settings["checkpoint_every"] == 0:
-                    save_checkpoint(partial, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                              "phase": name, "step": step + 1, "history": history,
-                                              "rng": rng_state()})
+                    resume.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "phase": name,
+                                 "step": step + 1, "history": history, "rng": rng_state()})
         phase_start = phase_stop
     save_checkpoint(out_path, {"spec": asdict(spec), "model": model.state_dict(), "history": history})
-    partial.unlink(missing_ok=True)
+    resume.finish()
     return history
