@@ -8,6 +8,7 @@ half-written file that a later run could mistake for a finished one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -17,6 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# Write failures that mean "no room": a full disk, a quota, a file-size limit (also as libraries word them).
+OUT_OF_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+OUT_OF_SPACE_TEXT = ("No space left", "Disk quota exceeded", "File too large")
 # Decompression-bomb guard: images with more pixels than this are refused (ISIC originals reach ~30 MP).
 DEFAULT_MAX_PIXELS = 100_000_000
 
@@ -33,14 +37,23 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     file name (OpenCV, matplotlib, pyarrow) keep working.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix
+        )
+    except OSError as error:
+        raise OSError(error.errno, f"{path}: cannot be written ({error.strerror or error})") from error
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError as error:
+            if error.errno not in OUT_OF_SPACE and not any(code in str(error) for code in OUT_OF_SPACE_TEXT):
+                raise
+            raise OSError(error.errno, f"{path}: cannot be written, the disk or quota is full ({error}); "
+                                       "the file there before, if any, is unchanged") from error
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)

@@ -166,6 +166,23 @@ def restore_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def load_checkpoint(path: str | os.PathLike, weights_only: bool = True, **options) -> dict:
+    """``torch.load`` of a model file a stage wrote; a truncated or foreign file is a :class:`BadInputError`
+    naming it and the rule to rerun, not a pickle traceback."""
+    import pickle
+    import zipfile
+
+    from melanoflow.io import BadInputError
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only, **options)
+    except FileNotFoundError:
+        raise
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
+        raise BadInputError(f"{path}: not a readable model file ({error}); delete it and rerun the rule "
+                            "that writes it") from error
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
     """``torch.save`` through a temporary file, so an interrupted save never replaces a good checkpoint."""
     from melanoflow.io import atomic_path

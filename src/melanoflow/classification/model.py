@@ -24,7 +24,7 @@ import torchvision
 from torch import nn
 
 from melanoflow.io import BadInputError
-from melanoflow.runtime import low_precision_dtype, save_checkpoint
+from melanoflow.runtime import load_checkpoint, low_precision_dtype, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def save_classifier(path: str | os.PathLike, model: nn.Module, meta: dict) -> No
 
 def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """(model in eval mode on ``device``, metadata) from a checkpoint written by :func:`save_classifier`."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = load_checkpoint(path)
     meta = {key: value for key, value in checkpoint.items() if key != "model"}
     model = getattr(torchvision.models, meta["arch"])(weights=None)
     model.fc = nn.Linear(model.fc.in_features, len(meta["classes"]))

@@ -99,9 +99,9 @@ def read_classifier_metadata(checkpoint: str) -> dict:
     """
     if str(checkpoint).endswith(".json"):
         return {"arch": "logistic regression on lesion features", "pretrained": None}
-    import torch  # here only: scoring predictions needs no torch, and its import is slow on small machines
+    from melanoflow.runtime import load_checkpoint  # here only: scoring needs no torch, slow to import
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    state = load_checkpoint(checkpoint, mmap=True)
     return {key: value for key, value in state.items() if key != "model"}
 
 

@@ -27,7 +27,7 @@ from melanoflow.io import BadInputError
 from melanoflow.purification.base import Purification
 from melanoflow.purification.classic import ClassicSettings, detect_occlusions
 from melanoflow.purification.partialconv import PConvUNet, PConvUNetSpec
-from melanoflow.runtime import autocast, select_device
+from melanoflow.runtime import autocast, load_checkpoint, select_device
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class NetworkPurifier:
 
     @classmethod
     def load(cls, path: str | os.PathLike, classic: ClassicSettings, device: str) -> NetworkPurifier:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        saved = load_checkpoint(path)
         model = PConvUNet(PConvUNetSpec(**saved["spec"]))
         model.load_state_dict(saved["model"])
         return cls(model, classic, select_device(device))

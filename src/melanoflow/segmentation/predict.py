@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from melanoflow.io import read_image, write_image
 from melanoflow.manifest import read_images_manifest, select_shard, write_table
-from melanoflow.runtime import autocast, select_device
+from melanoflow.runtime import autocast, load_checkpoint, select_device
 from melanoflow.segmentation.data import network_input, resize_image
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
 
@@ -41,7 +41,7 @@ MASKS_SCHEMA = pa.schema(
 
 def load_segmenter(path: str | os.PathLike, device: torch.device) -> DilatedUNet:
     """Rebuild a trained segmenter from the file ``fit`` writes (its spec and weights)."""
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    saved = load_checkpoint(path)
     model = DilatedUNet(SegmenterSpec(**saved["spec"]))
     model.load_state_dict(saved["model"])
     return model.to(device).eval()

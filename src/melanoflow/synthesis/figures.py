@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 
 from melanoflow import io as mio
 from melanoflow.manifest import read_table
+from melanoflow.runtime import load_checkpoint
 from melanoflow.synthesis.data import load_image
 from melanoflow.synthesis.dedup import NEAREST_SCHEMA
 
@@ -83,5 +83,5 @@ def draw_figures(nearest: str, checkpoint: str, class_name: str, settings: dict,
     mio.write_figure(histogram, mse_histogram(table, class_name, settings["dedup"]["mse_threshold"]))
     mio.write_figure(gallery_path, gallery(table, class_name, settings["gan"]["resolution"],
                                            figures["quantiles"], figures["smallest"]))
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = load_checkpoint(checkpoint, weights_only=False)
     mio.write_figure(curves, training_curves(state["history"], class_name, state["best_epoch"]))

@@ -31,7 +31,7 @@ BATCH = 64
 
 def load_generator(checkpoint_path: str | Path) -> tuple[torch.nn.Module, dict]:
     """The kept generator of a training checkpoint (the last epoch before any mode collapse), in eval mode."""
-    state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+    state = runtime.load_checkpoint(checkpoint_path, weights_only=False)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise BadInputError(f"{checkpoint_path}: not a melanoflow GAN checkpoint")
     arch = state["architecture"]
