@@ -57,7 +57,8 @@ def fake_manifest(images: int, classes: list[str]) -> pd.DataFrame:
 
 
 def ingested_project(folder: Path, images: int, config: dict) -> None:
-    """Archives, then ingest's outputs (newer), so that a dry run plans everything after ingest."""
+    """Archives, then ingest's outputs (newer), so that a dry run plans everything after ingest (the
+    per-dataset jobs and their merge included)."""
     demo = folder / config["demo"]["path"]
     (demo / "occlusions").mkdir(parents=True)
     for name in archive_file_names(config["demo"]):

@@ -42,7 +42,7 @@ def config_problems(config: Mapping) -> list[str]:
         expect(f"classification.variants.{name}.flip_targets", variant["flip_targets"], classes, "one of classes")
     expect("synthesis.samples", config["synthesis"]["samples"], classes, "one of classes")
     for name, dataset in config["datasets"].items():
-        expect(f"datasets.{name}.labels", set(dataset["labels"].values()), classes, "one of classes")
+        expect(f"datasets.{name}.labels", set((dataset.get("labels") or {}).values()), classes, "one of classes")
     demo = config["demo"]
     if demo["enabled"]:
         expect("demo.class_shares", demo["class_shares"], classes, "one of classes")

@@ -82,7 +82,10 @@ class Resume:
         except Exception as error:  # a damaged file is a reason to start over, not to stop
             log.warning("starting over: %s cannot be read (%s)", self.path, error)
             return None
-        changed = [part for part, digest in self.stamp.items() if saved.get("fingerprint", {}).get(part) != digest]
+        if not isinstance(saved, dict) or not isinstance(saved.get("fingerprint"), dict) or "state" not in saved:
+            log.info("starting over: %s was written by an older version of melanoflow", self.path)
+            return None
+        changed = [part for part, digest in self.stamp.items() if saved["fingerprint"].get(part) != digest]
         if changed:
             log.info("starting over: %s was written with other %s", self.path, " and ".join(changed))
             return None

@@ -138,7 +138,8 @@ def test_changing_one_variants_recipe_reruns_that_variant_and_the_comparisons_on
     assert {job.split("[")[0] for job in planned} <= {
         "classification_manifest", "classification_cache_shard", "classification_cache_merge",
         "classification_train", "classification_predict", "evaluate_variant", "compare_variants",
-        "compare_variants_on_validation", "explain_cases", "occlusion_reliance", "all"}
+        "compare_variants_on_validation", "explain_cases", "occlusion_reliance", "classification_counts_figure",
+        "classification_history_figure", "all"}
 
 
 def test_changing_a_prediction_setting_does_not_retrain(copy_run, tmp_path):

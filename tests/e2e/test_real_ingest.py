@@ -48,4 +48,4 @@ def test_three_real_archives_through_the_workflow(tmp_path, shared_data):
     assert splits["isic2017"]["val"]["origin"] == "official"
     assert splits["ph2"] == {"train": {"origin": "all images (split: train)", "images": 120,
                                        "classes": {"melanoma": 24, "nevus": 96}}}
-    assert "no test part" in (tmp_path / "results" / "logs" / "ingest.log").read_text()
+    assert "no test part" in (tmp_path / "results" / "logs" / "ingest" / "isic2017.log").read_text()

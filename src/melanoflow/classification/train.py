@@ -18,6 +18,7 @@ online augmentation depend only on (seed, epoch, row), never on how many epochs 
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import math
 import os
@@ -135,9 +136,11 @@ def run_fingerprint(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSe
     from melanoflow.classification import model as model_module
 
     settings_part = {key: value for key, value in asdict(settings).items() if key != "loader_workers"}
-    slots = cache.slots_of(manifest["source_path"].tolist())
+    pixels = hashlib.sha256()
+    for slot in np.unique(cache.slots_of(manifest["source_path"].tolist())):  # one image at a time: no copy
+        pixels.update(cache.pixels[slot].tobytes())
     return fingerprint({"settings": settings_part, "classes": classes, "seed": seed},
-                       {"manifest": manifest, "pixels": cache.pixels[np.unique(slots)]},
+                       {"manifest": manifest, "pixels": pixels.digest()},
                        [sys.modules[__name__], cache_module, data_module, model_module])  # fmt: skip
 
 

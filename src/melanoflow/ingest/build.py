@@ -109,6 +109,7 @@ def write_dataset(name: str, dataset: dict, classes: list[str], settings: dict, 
                   table_path: str | Path, quarantine_path: str | Path, sources_path: str | Path,
                   threads: int = 1) -> None:  # fmt: skip
     """Workflow entry point of one dataset's job: :func:`ingest_dataset`, its three results written."""
+    (Path(images_dir) / name).mkdir(parents=True, exist_ok=True)  # the declared folder, even if nothing lands there
     table, quarantined, sources = ingest_dataset(name, dataset, classes, settings, seed, images_dir, threads)
     write_table(table, table_path, IMAGES_SCHEMA)
     write_table(quarantined, quarantine_path, QUARANTINE_SCHEMA)

@@ -115,6 +115,7 @@ def purify_shard(manifest_path: str | os.PathLike, masks_path: str | os.PathLike
     """Purify the images of one shard of the manifest with the configured method."""
     cv2.setNumThreads(1)  # one job per core: shards run in parallel, OpenCV's own threads would oversubscribe
     manifest = read_images_manifest(manifest_path)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)  # the declared folder, also for an empty shard
     rows = with_lesion_masks(select_shard(manifest, shard, n_shards), read_columns(masks_path, LESION_MASK_COLUMNS),
                              str(masks_path))
     log.info("shard %d/%d: %d images, method %s", shard, n_shards, len(rows), params["method"])

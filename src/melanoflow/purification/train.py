@@ -128,13 +128,13 @@ def phases(model: PConvUNet, settings: dict):
 def run_fingerprint(rows: pd.DataFrame, params: dict) -> dict[str, str]:
     """What a resumed run must share with the interrupted one: the settings that shape it (not the checkpoint
     interval or device), the training images and their lesion masks by content, and the code."""
-    from melanoflow.purification import classic, partialconv
+    from melanoflow.purification import classic, network, partialconv, run
 
     settings = {"seed": params["seed"], "improved": params["improved"],
                 "network": {key: value for key, value in params["network"].items() if key != "checkpoint_every"}}
     files = [hashlib.sha256(Path(path).read_bytes()).digest()
              for path in (*rows["image_path"], *rows["lesion_mask_path"])]  # fmt: skip
-    return fingerprint(settings, {"files": files}, [sys.modules[__name__], classic, partialconv])
+    return fingerprint(settings, {"files": files}, [sys.modules[__name__], classic, network, partialconv, run])
 
 
 def train_network(manifest_path: str | os.PathLike, masks_path: str | os.PathLike, params: dict,

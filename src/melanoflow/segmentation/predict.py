@@ -104,6 +104,7 @@ def predict_shard(manifest_path: str | os.PathLike, model_path: str | os.PathLik
         torch.set_num_threads(threads)
     device = select_device(params["device"])
     rows = select_shard(read_images_manifest(manifest_path), shard, n_shards)
+    Path(masks_dir).mkdir(parents=True, exist_ok=True)  # the declared folder, also for an empty shard
     log.info("shard %d/%d: %d images on %s", shard, n_shards, len(rows), device)
     model = load_segmenter(model_path, device).to(memory_format=torch.channels_last)
     table = predict_masks(rows, model, params, masks_dir, device)

@@ -35,6 +35,7 @@ from melanoflow.runtime import (
     select_device,
 )
 from melanoflow.segmentation import data as data_module
+from melanoflow.segmentation import metrics as metrics_module
 from melanoflow.segmentation import model as model_module
 from melanoflow.segmentation.data import LesionDataset
 from melanoflow.segmentation.metrics import batch_jaccard
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 
 # Config keys that define a training run; a checkpoint made with other values is not resumed.
 TRAINING_KEYS = ("seed", "input_size", "width", "batch_size", "learning_rate", "betas", "augment", "mixed_precision",
-                 "loss", "schedule")
+                 "loss", "schedule", "threshold")
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_jaccard", "seconds"]
 
 
@@ -123,7 +124,7 @@ def run_fingerprint(params: dict, train_set: LesionDataset, val_set: LesionDatas
         settings["epochs"] = params["epochs"]
     data = {"train_images": train_set.images, "train_masks": train_set.masks, "val_images": val_set.images,
             "val_masks": val_set.masks}  # fmt: skip
-    return fingerprint(settings, data, [model_module, data_module, sys.modules[__name__]])
+    return fingerprint(settings, data, [model_module, data_module, metrics_module, sys.modules[__name__]])
 
 
 def write_history(path: str | os.PathLike, history: list[dict]) -> None:

@@ -13,7 +13,7 @@ collapse) stop training, and the generator of the last epoch before the collapse
 Resuming (:mod:`melanoflow.resume`): the state is saved every ``checkpoint_every`` epochs, stamped with
 the settings, the training pixels and labels and the code; every random draw of an epoch comes from
 generators seeded by (seed, epoch), so a resumed run continues bit for bit where the interrupted one
-stopped. The epoch count, checkpoint interval and device may differ (a finished run can be extended).
+stopped. The epoch count, checkpoint interval and device are not part of the stamp.
 """
 
 from __future__ import annotations
