@@ -101,22 +101,26 @@ def test_training_runs_both_phases_and_the_network_purifies(training_inputs):
     assert not np.array_equal(result.image[result.occlusion], image[result.occlusion])
 
 
-def test_interrupted_training_resumes_exactly(training_inputs, monkeypatch):
-    folder, params = training_inputs
-    train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "straight.pt")
-
+def train_killed_after_the_adam_phase(folder, params, out_path, monkeypatch):
+    """A training run whose SGD phase's optimiser fails: it dies after the Adam phase's last checkpoint."""
     original_phases = train_module.phases
 
     def failing_phases(model, settings):
-        """The SGD phase's optimiser fails: the run dies after the Adam phase's last checkpoint (step 2)."""
         adam, (name, steps, _) = original_phases(model, settings)
         return [adam, (name, steps, lambda: (_ for _ in ()).throw(RuntimeError("killed")))]
 
     monkeypatch.setattr(train_module, "phases", failing_phases)
     with pytest.raises(RuntimeError, match="killed"):
-        train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "resumed.pt")
-    assert resume_path(folder / "resumed.pt").exists()
+        train_network(folder / "images.parquet", folder / "masks.parquet", params, out_path)
     monkeypatch.setattr(train_module, "phases", original_phases)
+
+
+def test_interrupted_training_resumes_exactly(training_inputs, monkeypatch):
+    folder, params = training_inputs
+    train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "straight.pt")
+
+    train_killed_after_the_adam_phase(folder, params, folder / "resumed.pt", monkeypatch)
+    assert resume_path(folder / "resumed.pt").exists()
     train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "resumed.pt")
 
     straight = torch.load(folder / "straight.pt", weights_only=True)
@@ -145,16 +149,7 @@ def test_training_crops_keep_the_image_resolution(training_inputs):
 
 def test_a_resume_file_for_other_images_under_the_same_paths_starts_over(training_inputs, monkeypatch, caplog):
     folder, params = training_inputs
-    original_phases = train_module.phases
-
-    def failing_phases(model, settings):
-        adam, (name, steps, _) = original_phases(model, settings)
-        return [adam, (name, steps, lambda: (_ for _ in ()).throw(RuntimeError("killed")))]
-
-    monkeypatch.setattr(train_module, "phases", failing_phases)
-    with pytest.raises(RuntimeError, match="killed"):
-        train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "net.pt")
-    monkeypatch.setattr(train_module, "phases", original_phases)
+    train_killed_after_the_adam_phase(folder, params, folder / "net.pt", monkeypatch)
     image_path = read_images_manifest(folder / "images.parquet").query("split == 'train'")["image_path"].iloc[0]
     write_image(image_path, 255 - read_image(image_path))  # the same file, other pixels
     with caplog.at_level("INFO"):
