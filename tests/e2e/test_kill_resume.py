@@ -44,6 +44,7 @@ def test_a_killed_classifier_job_resumes_to_the_uninterrupted_weights(copy_run, 
     job.wait()
     assert resume_file.exists() and not (killed / MODEL).exists(), "the kill did not land inside training"
 
+    snakemake(killed, "--unlock", *configs)  # a killed Snakemake leaves its lock, as after any crash
     snakemake(killed, MODEL, *configs)  # the default profile reruns the incomplete job
 
     log = (killed / "results" / "logs" / "classification" / "train_baseline.log").read_text()

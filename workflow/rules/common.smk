@@ -14,6 +14,8 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 RESULTS = "results"
+# workflow/ (this file is workflow/rules/common.smk), wherever the Snakefile that includes it lives.
+WORKFLOW_DIR = Path(str(workflow.current_basedir)).parent
 # One environment for every job (`--sdm conda`); it mirrors the pip pins of `make install`.
 CONDA_ENV = "../../envs/melanoflow.yaml"
 SHARDS = list(range(config["shards"]))
@@ -99,8 +101,12 @@ def script_code(script):
     """
     from melanoflow.provenance import package_modules
 
-    scripts = Path(workflow.basedir) / "workflow" / "scripts"
-    package = Path(workflow.basedir) / "src" / "melanoflow"
+    scripts = WORKFLOW_DIR / "scripts"
+    package = WORKFLOW_DIR.parent / "src" / "melanoflow"
+    if not package.is_dir():  # an installed package rather than a checkout
+        import melanoflow
+
+        package = Path(melanoflow.__file__).parent
     paths = [
         os.path.relpath(path)
         for path in package_modules(scripts / f"{script}.py", package)
