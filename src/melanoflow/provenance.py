@@ -8,6 +8,7 @@ edit rerun exactly the rules that execute the edited code (and what depends on t
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = "melanoflow"
@@ -49,6 +50,12 @@ def imported_names(tree: ast.AST, current: str | None, is_package: bool) -> set[
     return names
 
 
+@functools.cache
+def file_imports(path: Path, current: str | None, is_package: bool) -> frozenset[str]:
+    """:func:`imported_names` of one file, parsed once per process (every rule's scripts share modules)."""
+    return frozenset(imported_names(ast.parse(path.read_text(), filename=str(path)), current, is_package))
+
+
 def package_modules(script: str | Path, package_root: str | Path) -> list[Path]:
     """The files of ``package_root`` (the ``melanoflow`` package folder) that running ``script`` imports,
     transitively, with the ``__init__.py`` of every package on the way; sorted."""
@@ -57,7 +64,7 @@ def package_modules(script: str | Path, package_root: str | Path) -> list[Path]:
     pending = [(Path(script), None, False)]
     while pending:
         path, current, is_package = pending.pop()
-        for name in imported_names(ast.parse(path.read_text(), filename=str(path)), current, is_package):
+        for name in file_imports(path, current, is_package):
             if name != PACKAGE and not name.startswith(f"{PACKAGE}."):
                 continue
             parts = name.split(".")
