@@ -22,6 +22,7 @@ include: "workflow/rules/purify.smk"
 include: "workflow/rules/synthesize.smk"
 include: "workflow/rules/classify.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/predict.smk"
 
 
 rule all:

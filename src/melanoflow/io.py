@@ -103,15 +103,19 @@ def write_figure(path: str | os.PathLike, figure) -> None:
     plt.close(figure)
 
 
-def decode_image(data: bytes, name: str, max_pixels: int = DEFAULT_MAX_PIXELS, grayscale: bool = False) -> np.ndarray:
+def decode_image(data: bytes, name: str, max_pixels: int = DEFAULT_MAX_PIXELS, grayscale: bool = False,
+                 exif_orientation: bool = False) -> np.ndarray:
     """Decode encoded image bytes into RGB uint8 (or a single channel), with size and integrity checks.
 
     ``name`` is used in error messages only. The header is inspected before the pixels are decoded so
-    that a decompression bomb is refused without allocating it.
+    that a decompression bomb is refused without allocating it. 16-bit images are scaled to 8 bits and
+    transparent ones laid over black (the dermoscope's dark surround). With ``exif_orientation`` the
+    image is turned upright as its EXIF tag says (a phone or camera photo); archives whose masks are
+    drawn on the stored pixels keep them as stored.
     """
     import io as _io
 
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(_io.BytesIO(data)) as probe:
@@ -123,15 +127,30 @@ def decode_image(data: bytes, name: str, max_pixels: int = DEFAULT_MAX_PIXELS, g
             probe.verify()
     except BadInputError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise BadInputError(f"{name}: not a readable image ({error})") from error
     try:
         with Image.open(_io.BytesIO(data)) as image:
             image.load()  # a truncated file fails here, not in verify()
-            array = np.asarray(image.convert("L" if grayscale else "RGB"))
+            upright = ImageOps.exif_transpose(image) if exif_orientation else image
+            array = eight_bit_pixels(upright, grayscale)
     except (OSError, SyntaxError, ValueError) as error:
         raise BadInputError(f"{name}: corrupt or truncated image ({error})") from error
     return np.ascontiguousarray(array)
+
+
+def eight_bit_pixels(image, grayscale: bool) -> np.ndarray:
+    """A decoded PIL image as uint8 RGB (H, W, 3) or, with ``grayscale``, (H, W)."""
+    from PIL import Image
+
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):  # 16-bit (PNG, TIFF) grey levels
+        levels = np.asarray(image, dtype=np.float64)
+        grey = np.clip(np.rint(levels / 257.0), 0, 255).astype(np.uint8)
+        return grey if grayscale else np.repeat(grey[..., None], 3, axis=2)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        black = Image.new("RGBA", image.size, (0, 0, 0, 255))
+        image = Image.alpha_composite(black, image.convert("RGBA"))
+    return np.asarray(image.convert("L" if grayscale else "RGB"))
 
 
 def read_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, grayscale: bool = False) -> np.ndarray:

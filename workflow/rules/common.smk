@@ -195,13 +195,7 @@ PURIFICATION_GPU = 1 if config["purification"]["device"] == "cuda" else 0
 # Purification settings read only by later jobs (the classifier's test-time switch, the figure).
 PURIFICATION_DOWNSTREAM_KEYS = ("test_time", "figure_images")
 # The settings each purification method reads: its own section(s), and `device` where a network runs.
-# The network fills the mask that the improved method's detector finds.
-PURIFICATION_METHOD_KEYS = {
-    "paper": ("paper",),
-    "improved": ("improved",),
-    "dullrazor": ("dullrazor",),
-    "network": ("improved", "network", "device"),
-}
+from melanoflow.purification.base import METHOD_SETTINGS as PURIFICATION_METHOD_KEYS
 
 
 def purification_params():
@@ -367,6 +361,42 @@ def evaluation_targets():
     ] + [f"{RESULTS}/reports/{variant}/vbp_cases.png" for variant in EXPLAINED]
 
 
+# prediction on new images (`snakemake predict`): the models of `predict_variant` and the run's settings.
+PREDICT_SUMMARY_FILES = (
+    "predictions.csv",
+    "submission.csv",
+    "details.csv",
+    "skipped.csv",
+    "run.json",
+    "index.html",
+)
+
+
+def predict_run_settings():
+    from melanoflow.predict.artefacts import run_settings
+
+    return run_settings(config)
+
+
+def predict_model_inputs(wildcards):
+    inputs = {
+        "settings": f"{RESULTS}/models/predict.json",
+        "segmenter": f"{RESULTS}/models/segmenter.pt",
+        "classifier": f"{RESULTS}/models/classifier.{config['predict_variant']}.pt",
+    }
+    if config["purification"]["method"] == "network":
+        inputs["network"] = f"{RESULTS}/models/purifier.pt"
+    return inputs
+
+
+def predict_input(wildcards):
+    if "predict_input" not in config:
+        raise WorkflowError(
+            "snakemake predict needs the images: --config predict_input=FOLDER (or a zip, or one image)"
+        )
+    return config["predict_input"]
+
+
 def all_targets():
     return (
         ingest_targets()
@@ -375,4 +405,5 @@ def all_targets():
         + synthesis_targets()
         + classification_targets()
         + evaluation_targets()
+        + [f"{RESULTS}/models/predict.json"]
     )

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import torch
+from torchvision.transforms.v2 import functional as F
 
 from melanoflow.classification.cache import ImageCache, build_cache, lesion_boxes, open_cache
 from melanoflow.classification.data import ManifestImages, make_loader, to_model_input
@@ -37,20 +38,41 @@ def predictions_schema(classes: list[str]) -> pa.Schema:
 
 # Test-time augmentation: the image as it is and its horizontal, vertical and double flips (image dims).
 TTA_FLIPS = ((), (-1,), (-2,), (-2, -1))
+# Views beyond the flips: the four corner crops of the resized image (centre first, then corners).
+MAX_TTA_VIEWS = len(TTA_FLIPS) + 4
+
+
+def tta_views(images: torch.Tensor, input_size: int, count: int) -> list[torch.Tensor]:
+    """The first ``count`` test-time views of (B, C, S, S) images: the centre ``input_size`` crop, its
+    horizontal, vertical and double flips, then the top-left, top-right, bottom-left and bottom-right
+    crops (which equal the centre crop when the images are already ``input_size``)."""
+    if not 1 <= count <= MAX_TTA_VIEWS:
+        raise ValueError(f"test-time views must be 1 to {MAX_TTA_VIEWS}, got {count}")
+    centre = F.center_crop(images, [input_size, input_size])
+    views = [centre.flip(dims) if dims else centre for dims in TTA_FLIPS]
+    if count > len(views):
+        views += list(F.five_crop(images, [input_size, input_size])[:4])
+    return views[:count]
 
 
 @torch.inference_mode()
+def view_probabilities(fast_model: torch.nn.Module, dtype: torch.dtype, images: torch.Tensor, device: torch.device,
+                       mean, std, input_size: int, views: int = 1) -> np.ndarray:
+    """Softmax probabilities (B, classes) of uint8 (B, 3, S, S) images, averaged over ``views`` test-time
+    views (see tta_views), from a model prepared by ``for_inference``."""
+    inputs = to_model_input(images, device, mean, std).to(dtype)
+    probabilities = [torch.softmax(fast_model(view).float(), dim=1) for view in tta_views(inputs, input_size, views)]
+    return torch.stack(probabilities).mean(0).cpu().numpy().astype(np.float64)
+
+
 def class_probabilities(fast_model: torch.nn.Module, dtype: torch.dtype, dataset: ManifestImages, batch_size: int,
                         device: torch.device, mean, std, tta: bool = False) -> np.ndarray:
     """Softmax probabilities (N, classes) in dataset order, from a model prepared by ``for_inference``;
     with ``tta``, the mean over the four flips of each image."""
-    batches = []
-    for images, _ in make_loader(dataset, batch_size):
-        inputs = to_model_input(images, device, mean, std).to(dtype)
-        views = [inputs.flip(dims) if dims else inputs for dims in (TTA_FLIPS if tta else ((),))]
-        probabilities = [torch.softmax(fast_model(view).float(), dim=1) for view in views]
-        batches.append(torch.stack(probabilities).mean(0).cpu().numpy())
-    return np.concatenate(batches).astype(np.float64)
+    views = len(TTA_FLIPS) if tta else 1
+    batches = [view_probabilities(fast_model, dtype, images, device, mean, std, dataset.input_size, views)
+               for images, _ in make_loader(dataset, batch_size)]
+    return np.concatenate(batches)
 
 
 def predict_rows(model: torch.nn.Module, meta: dict, rows: pd.DataFrame, cache: ImageCache, batch_size: int,

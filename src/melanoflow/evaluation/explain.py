@@ -87,16 +87,22 @@ def explain_images(
     boxes = boxes or [None] * len(image_paths)
     images = [np.ascontiguousarray(classifier_view(crop_to(io.read_image(path), box), meta))
               for path, box in zip(image_paths, boxes, strict=True)]
+    return images, saliency_maps(model, meta, images, device, batch_size)
+
+
+def saliency_maps(model: torch.nn.Module, meta: Mapping, views: list[np.ndarray], device: torch.device,
+                  batch_size: int = 16) -> list[np.ndarray]:
+    """VisualBackProp masks of images already in the classifier's view (RGB uint8, ``input_size`` square)."""
     masks = []
-    for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.stack(images[start : start + batch_size])).permute(0, 3, 1, 2)
+    for start in range(0, len(views), batch_size):
+        batch = torch.from_numpy(np.stack(views[start : start + batch_size])).permute(0, 3, 1, 2)
         with autocast(device):
             masks += list(
                 vbp.visual_backprop(model, to_model_input(batch, device, meta["mean"], meta["std"]))
                 .cpu()
                 .numpy()
             )
-    return images, masks
+    return masks
 
 
 def image_paths(images_manifest: str | os.PathLike, rows: pd.DataFrame) -> list[str]:

@@ -6,6 +6,15 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+# The config sections (and keys) each ``purification.method`` reads. The network fills the mask that the
+# improved method's detector finds, on the configured device.
+METHOD_SETTINGS = {
+    "paper": ("paper",),
+    "improved": ("improved",),
+    "dullrazor": ("dullrazor",),
+    "network": ("improved", "network", "device"),
+}
+
 
 @dataclass(frozen=True)
 class Purification:

@@ -1,0 +1,64 @@
+"""The ``melanoflow`` command. ``melanoflow predict INPUT... --out DIR`` applies a finished run's
+segmenter, purifier and classifier to new images (see README.md, "Predict").
+
+Exit status: 0 when every input was predicted, 3 when some were skipped (listed in DIR/skipped.csv),
+1 when nothing could run (a model of the run is missing), 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from melanoflow.classification.predict import MAX_TTA_VIEWS
+
+EXIT_SKIPPED = 3
+
+
+def parser() -> argparse.ArgumentParser:
+    command = argparse.ArgumentParser(prog="melanoflow", description=__doc__.split("\n\n")[0])
+    actions = command.add_subparsers(dest="command", required=True)
+    predict = actions.add_parser(
+        "predict", help="segment, purify, classify and explain new dermoscopy images with a finished run's models",
+        description="Segment, purify, classify and explain new dermoscopy images with a finished run's models. "
+                    "Writes predictions.csv (ISIC 2017 submission format), submission.csv (isic-challenge-scoring's "
+                    "header), details.csv, skipped.csv, index.html and per image a mask, purified copy, saliency "
+                    "overlay and panel.")
+    predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or zips")
+    predict.add_argument("--out", required=True, help="output folder (created; files in it are replaced)")
+    predict.add_argument("--results", default="results", help="the run's results folder (default: %(default)s)")
+    predict.add_argument("--variant", default="proposed", help="classifier variant of the run (default: %(default)s)")
+    predict.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    predict.add_argument("--tta", type=int, default=None, choices=range(1, MAX_TTA_VIEWS + 1), metavar="N",
+                         help="test-time views averaged: 1 none, 2-4 flips, 5-8 flips and corner crops "
+                              "(default: as the run's evaluation, 4 with classification.tta, else 1)")
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    from pathlib import Path
+
+    from melanoflow.predict.artefacts import MissingArtefactError
+    from melanoflow.predict.run import predict_inputs, summarise
+    from melanoflow.runtime import setup_logging
+
+    out = Path(arguments.out)
+    out.mkdir(parents=True, exist_ok=True)
+    setup_logging(str(out / "predict.log"))
+    logging.getLogger().addHandler(logging.StreamHandler(sys.stderr))
+    try:
+        _, skipped = predict_inputs(arguments.inputs, out, arguments.results, arguments.variant, arguments.device,
+                                    arguments.tta)
+    except MissingArtefactError as error:
+        logging.getLogger("melanoflow").error("%s", error)
+        return 1
+    summarise([out], out)
+    print(f"{out / 'index.html'}: predictions for the images; {len(skipped)} input(s) skipped"
+          + (f" (see {out / 'skipped.csv'})" if len(skipped) else ""), file=sys.stderr)
+    return EXIT_SKIPPED if len(skipped) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""A finished run's models and the settings its inference used, found by the ``results`` folder.
+
+The workflow writes ``results/models/predict.json`` (rule ``predict_settings``): the classes, the
+segmenter's post-processing, the purification method with its settings, and the classifier's
+prediction settings, exactly as the run's own evaluation applied them. Predicting new images with these
+gives what the run would have given for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from melanoflow.purification.base import METHOD_SETTINGS
+
+SETTINGS_FILE = "models/predict.json"
+SEGMENTATION_KEYS = ("threshold", "largest_component", "predict_batch_size", "mixed_precision")
+PURIFICATION_KEYS = ("method", "select_threshold", "test_time")
+CLASSIFICATION_KEYS = ("batch_size", "tta")
+
+class MissingArtefactError(FileNotFoundError):
+    """A model or settings file of the run is absent; the message names it and the command that makes it."""
+
+
+def run_settings(config: dict) -> dict:
+    """What prediction needs of a run's config (the ``predict_settings`` rule's params)."""
+    purification = config["purification"]
+    sections = METHOD_SETTINGS[purification["method"]]
+    return {
+        "classes": list(config["classes"]),
+        "melanoma_class": config["evaluation"]["melanoma_class"],
+        "keratosis_class": config["evaluation"]["keratosis_class"],
+        "variants": list(config["classification"]["variants"]),
+        "segmentation": {key: config["segmentation"][key] for key in SEGMENTATION_KEYS},
+        "purification": {key: purification[key] for key in (*PURIFICATION_KEYS, *sections)},
+        "classification": {key: config["classification"][key] for key in CLASSIFICATION_KEYS},
+    }
+
+
+@dataclass(frozen=True)
+class RunArtefacts:
+    """The files of one run that predicting with one of its classifier variants reads."""
+
+    results: Path
+    variant: str
+    settings: dict
+
+    @property
+    def segmenter(self) -> Path:
+        return self.results / "models" / "segmenter.pt"
+
+    @property
+    def classifier(self) -> Path:
+        return self.results / "models" / f"classifier.{self.variant}.pt"
+
+    @property
+    def purifier_network(self) -> Path | None:
+        network = self.settings["purification"]["method"] == "network"
+        return self.results / "models" / "purifier.pt" if network else None
+
+
+def missing(path: Path, results: Path, what: str) -> MissingArtefactError:
+    target = Path("results") / path.relative_to(results)
+    return MissingArtefactError(
+        f"{path} is missing ({what}). Make it in the project that made this run with: "
+        f"snakemake --configfile <the run's config> {target.as_posix()} (or run the whole workflow)"
+    )
+
+
+def locate_run(results: str | os.PathLike, variant: str) -> RunArtefacts:
+    """The run's settings and model paths for ``variant``; MissingArtefactError for the first file absent."""
+    results = Path(results)
+    settings_path = results / SETTINGS_FILE
+    if not settings_path.is_file():
+        raise missing(settings_path, results, "the run's prediction settings")
+    settings = json.loads(settings_path.read_text())
+    if variant not in settings["variants"]:
+        raise MissingArtefactError(
+            f"{settings_path}: this run has no classifier variant {variant!r} (it has {', '.join(settings['variants'])})"
+        )
+    run = RunArtefacts(results, variant, settings)
+    for path, what in ((run.segmenter, "the lesion segmenter"), (run.classifier, f"the {variant} classifier"),
+                       (run.purifier_network, "the inpainting network")):
+        if path is not None and not path.is_file():
+            raise missing(path, results, what)
+    return run
