@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -28,16 +29,21 @@ VIEWS = (1, 2, 4, 8)
 RESAMPLES = 2000
 
 
-def predictions(predictor: Predictor, rows: pd.DataFrame, views: int, batch: int = 16) -> pd.DataFrame:
-    predictor.views = views
-    probabilities = []
-    for start in tqdm(range(0, len(rows), batch), desc=f"{views} view(s)"):
+def view_predictions(predictor: Predictor, rows: pd.DataFrame, batch: int = 16) -> dict[int, pd.DataFrame]:
+    """Per number of views, the predictions table of ``rows`` (each image segmented and purified once)."""
+    inputs = []
+    for start in tqdm(range(0, len(rows), batch), desc="segmenting and purifying"):
         images = [read_image(path) for path in rows["image_path"].iloc[start : start + batch]]
-        probabilities += [prediction.probabilities for prediction in predictor.predict(images)]
-    frame = rows[["dataset", "image_id", "label"]].reset_index(drop=True)
-    for index, name in enumerate(predictor.classes):
-        frame[f"prob_{name}"] = [values[index] for values in probabilities]
-    return frame
+        inputs.append(predictor.prepare(images)[-1])
+    frames = {}
+    for views in VIEWS:
+        predictor.views = views
+        probabilities = np.concatenate([predictor.classify(chunk) for chunk in inputs])
+        frame = rows[["dataset", "image_id", "label"]].reset_index(drop=True)
+        for index, name in enumerate(predictor.classes):
+            frame[f"prob_{name}"] = probabilities[:, index]
+        frames[views] = frame
+    return frames
 
 
 def interval(value: float, bounds: list[float], sign: str = "") -> str:
@@ -57,7 +63,7 @@ def main() -> int:
     rows = read_columns(Path(args.results) / "manifests" / "images.parquet",
                         ["dataset", "image_id", "split", "label", "image_path"])
     rows = rows[(rows["split"] == args.split) & (args.dataset is None or rows["dataset"] == args.dataset)]
-    frames = {views: predictions(predictor, rows, views) for views in VIEWS}
+    frames = view_predictions(predictor, rows)
     lines = [f"# Test-time views: {args.variant} on the {args.split} split of {args.results} ({len(rows)} images)",
              "", "| views | melanoma AUC | mean AUC | minus 1 view: melanoma | minus 1 view: mean |", "|---|---|---|---|---|"]
     for views, frame in frames.items():

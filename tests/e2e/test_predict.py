@@ -17,7 +17,7 @@ from PIL import Image
 
 from melanoflow.predict.outputs import IMAGE_FILES
 
-from .conftest import snakemake
+from .conftest import TINY_CONFIGS, snakemake
 
 MELANOFLOW = str(Path(sys.executable).parent / "melanoflow")
 TEST_ZIP = "resources/demo/ISIC-2017_Test_v2_Data.zip"
@@ -126,3 +126,19 @@ def test_snakemake_predict_writes_the_same_as_the_command(copy_run, zip_predicti
     details = pd.read_csv(out / "details.csv")
     assert all((out / path).is_file() for path in details["panel_path"])
     assert (out / "index.html").read_text().count("<tr data-image-id=") == len(ours)
+
+
+@pytest.mark.slow
+def test_with_test_time_purification_the_command_gives_the_runs_purified_predictions(copy_run, tmp_path):
+    run = copy_run()
+    overlay = tmp_path / "test_time.yaml"
+    overlay.write_text("purification: {test_time: true}\n")
+    snakemake(run, "--configfile", *TINY_CONFIGS, str(overlay), "--",
+              "results/predictions/proposed.test_purified.parquet", "results/models/predict.json")
+    predict(str(run / TEST_ZIP), "--out", str(tmp_path / "out"), "--results", str(run / "results"))
+    details = pd.read_csv(tmp_path / "out" / "details.csv").set_index("image_id")
+    own = pd.read_parquet(run / "results" / "predictions" / "proposed.test_purified.parquet").set_index("image_id")
+    columns = [column for column in own if column.startswith("prob_")]
+    assert details["purified_input"].any()
+    assert np.allclose(details.loc[own.index, columns].to_numpy(float), own[columns].to_numpy(float), rtol=0,
+                       atol=1e-12)

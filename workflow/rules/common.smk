@@ -68,26 +68,9 @@ def stage_settings(section, *keys):
 
 
 # What segmentation training and inference read of the segmentation section.
-SEGMENTATION_TRAINING_KEYS = (
-    "device",
-    "input_size",
-    "width",
-    "epochs",
-    "batch_size",
-    "learning_rate",
-    "betas",
-    "loss",
-    "schedule",
-    "augment",
-    "mixed_precision",
-    "threshold",
-)
-SEGMENTATION_PREDICTION_KEYS = (
-    "device",
-    "threshold",
-    "largest_component",
-    "predict_batch_size",
-    "mixed_precision",
+from melanoflow.segmentation.settings import (
+    PREDICTION_KEYS as SEGMENTATION_PREDICTION_KEYS,
+    TRAINING_JOB_KEYS as SEGMENTATION_TRAINING_KEYS,
 )
 
 

@@ -43,7 +43,7 @@ rule segment_predict:
     resources:
         gpu=1 if config["segmentation"]["device"] == "cuda" else 0,
     params:
-        settings=stage_settings("segmentation", *SEGMENTATION_PREDICTION_KEYS),
+        settings=stage_settings("segmentation", "device", *SEGMENTATION_PREDICTION_KEYS),
         shards=config["shards"],
     script:
         "../scripts/segment_predict.py"

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from melanoflow.purification.base import METHOD_SETTINGS
+from melanoflow.segmentation.settings import PREDICTION_KEYS
 
 SETTINGS_FILE = "models/predict.json"
-SEGMENTATION_KEYS = ("threshold", "largest_component", "predict_batch_size", "mixed_precision")
 PURIFICATION_KEYS = ("method", "select_threshold", "test_time")
 CLASSIFICATION_KEYS = ("batch_size", "tta")
 
@@ -33,7 +33,7 @@ def run_settings(config: dict) -> dict:
         "melanoma_class": config["evaluation"]["melanoma_class"],
         "keratosis_class": config["evaluation"]["keratosis_class"],
         "variants": list(config["classification"]["variants"]),
-        "segmentation": {key: config["segmentation"][key] for key in SEGMENTATION_KEYS},
+        "segmentation": {key: config["segmentation"][key] for key in PREDICTION_KEYS},
         "purification": {key: purification[key] for key in (*PURIFICATION_KEYS, *sections)},
         "classification": {key: config["classification"][key] for key in CLASSIFICATION_KEYS},
     }

@@ -115,8 +115,8 @@ class Predictor:
         size = int(self.meta["input_size"])
         return list(F.center_crop(inputs, [size, size]).permute(0, 2, 3, 1).numpy())
 
-    def predict(self, images: list[np.ndarray]) -> list[ImagePrediction]:
-        """Predictions for RGB uint8 images of any size, in order."""
+    def prepare(self, images: list[np.ndarray]) -> tuple[list[np.ndarray], list[Purification], list[bool], torch.Tensor]:
+        """Masks, purifications, whether the classifier sees each purified copy, and its uint8 inputs."""
         with self.timed("segment"):
             masks = self.segment(images)
         with self.timed("purify"):
@@ -125,7 +125,11 @@ class Predictor:
                         for result in purified]
         sources = [result.image if chosen else image
                    for image, result, chosen in zip(images, purified, use_purified, strict=True)]
-        inputs = self.classifier_inputs(sources, masks)
+        return masks, purified, use_purified, self.classifier_inputs(sources, masks)
+
+    def predict(self, images: list[np.ndarray]) -> list[ImagePrediction]:
+        """Predictions for RGB uint8 images of any size, in order."""
+        masks, purified, use_purified, inputs = self.prepare(images)
         with self.timed("classify"):
             probabilities = self.classify(inputs)
         views = self.centre_views(inputs)

@@ -40,12 +40,10 @@ from melanoflow.segmentation import model as model_module
 from melanoflow.segmentation.data import LesionDataset
 from melanoflow.segmentation.metrics import batch_jaccard
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
+from melanoflow.segmentation.settings import TRAINING_KEYS
 
 log = logging.getLogger(__name__)
 
-# Config keys that define a training run; a checkpoint made with other values is not resumed.
-TRAINING_KEYS = ("seed", "input_size", "width", "batch_size", "learning_rate", "betas", "augment", "mixed_precision",
-                 "loss", "schedule", "threshold")
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_jaccard", "seconds"]
 
 
