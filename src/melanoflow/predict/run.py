@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -40,8 +42,18 @@ def predict_to_folder(inputs: list[InputImage], skipped: list[Skipped], predicto
     for pattern in outputs.IMAGE_FILES.values():
         (out_dir / pattern).parent.mkdir(parents=True, exist_ok=True)
     rejected = [asdict(item) for item in skipped]
-    records = []
-    with tqdm(total=len(inputs), desc="predicting", unit="image") as progress:
+    records: list[dict] = []
+
+    def write(batch: list[tuple[InputImage, np.ndarray]], predictions: list) -> None:
+        with predictor.timed("write"):
+            for (item, pixels), prediction in zip(batch, predictions, strict=True):
+                files = outputs.write_image_files(out_dir, item.image_id, pixels, prediction, predictor.classes)
+                records.append(outputs.detail_row(item.image_id, item.source, prediction, predictor.classes, files))
+
+    # One batch's files are written while the next batch is computed (image encoding releases the GIL).
+    with ThreadPoolExecutor(max_workers=1) as writer, tqdm(total=len(inputs), desc="predicting",
+                                                            unit="image") as progress:
+        pending = None
         for start in range(0, len(inputs), batch_size):
             decoded = []
             with predictor.timed("decode"):
@@ -52,12 +64,12 @@ def predict_to_folder(inputs: list[InputImage], skipped: list[Skipped], predicto
                         rejected.append({"source": item.source, "reason": str(error).removeprefix(f"{item.source}: ")})
             if decoded:
                 predictions = predictor.predict([pixels for _, pixels in decoded])
-                with predictor.timed("write"):
-                    for (item, pixels), prediction in zip(decoded, predictions, strict=True):
-                        files = outputs.write_image_files(out_dir, item.image_id, pixels, prediction, predictor.classes)
-                        records.append(outputs.detail_row(item.image_id, item.source, prediction, predictor.classes,
-                                                          files))
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(write, decoded, predictions)
             progress.update(len(inputs[start : start + batch_size]))
+        if pending is not None:
+            pending.result()
     for item in rejected:
         log.warning("skipped %s: %s", item["source"], item["reason"])
     details = pd.DataFrame(records, columns=outputs.detail_columns(predictor.classes))
