@@ -11,7 +11,7 @@ decoding and every file it writes included) within 1.5x their sum.
 The inputs are the real ISIC 2017 images of ../shared/data/isic-real resized to 1024x768 when present,
 generated 1024x768 textures otherwise.
 
-    .venv/bin/python bench/bench_predict.py [--images 32]
+    .venv/bin/python bench/bench_predict.py [--images 96]
 
 Writes bench/results/predict.md and .json.
 """
@@ -160,7 +160,7 @@ def markdown(report: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=32)
+    parser.add_argument("--images", type=int, default=96)
     args = parser.parse_args()
     report = run(args.images)
     out = ROOT / "bench" / "results"
