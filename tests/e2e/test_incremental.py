@@ -60,7 +60,8 @@ def test_changing_a_purification_parameter_reruns_purification_and_what_follows_
 
     planned = planned_rules(run, "--configfile", *TINY_CONFIGS, str(changed))
 
-    assert planned == purification_and_downstream(run)
+    # and the settings that `melanoflow predict` purifies new images with
+    assert planned == purification_and_downstream(run) | {"predict_settings"}
 
 
 def test_changing_an_unused_purification_methods_settings_reruns_nothing(copy_run, tmp_path):
