@@ -68,8 +68,10 @@ def probability_text(probabilities: np.ndarray, classes: list[str], predicted: s
     return f"{listed}  ->  {class_text(predicted)}"
 
 
-def panel(image_id: str, image: np.ndarray, prediction: ImagePrediction, classes: list[str]) -> np.ndarray:
-    """original | lesion mask | purified | saliency, captioned, under a line with the class probabilities."""
+def panel(image_id: str, image: np.ndarray, prediction: ImagePrediction, classes: list[str],
+          saliency: np.ndarray) -> np.ndarray:
+    """original | lesion mask | purified | ``saliency`` (see saliency_overlay), captioned, under a line with
+    the class probabilities."""
     purified_caption = f"purified ({prediction.purification.occluded_fraction:.1%} replaced)"
     if prediction.purified_input:
         purified_caption += ", classified"
@@ -78,7 +80,7 @@ def panel(image_id: str, image: np.ndarray, prediction: ImagePrediction, classes
         with_caption(to_height(outlined(image, prediction.mask, MASK_COLOUR)),
                      f"lesion mask ({prediction.mask.mean():.0%} of the image)"),
         with_caption(to_height(prediction.purification.image), purified_caption),
-        with_caption(saliency_overlay(prediction), "VisualBackProp (classifier's view)"),
+        with_caption(saliency, "VisualBackProp (classifier's view)"),
     ]
     body = np.hstack([np.pad(tile, ((0, 0), (0, 6), (0, 0)), constant_values=255) for tile in tiles])
     header = np.full((34, body.shape[1], 3), 255, np.uint8)
@@ -93,8 +95,9 @@ def write_image_files(out_dir: Path, image_id: str, image: np.ndarray, predictio
     files = {kind: pattern.format(image_id) for kind, pattern in IMAGE_FILES.items()}
     io.write_image(out_dir / files["mask"], prediction.mask.astype(np.uint8) * 255)
     io.write_image(out_dir / files["purified"], prediction.purification.image)
-    io.write_image(out_dir / files["saliency"], saliency_overlay(prediction))
-    io.write_image(out_dir / files["panel"], panel(image_id, image, prediction, classes))
+    saliency = saliency_overlay(prediction)
+    io.write_image(out_dir / files["saliency"], saliency)
+    io.write_image(out_dir / files["panel"], panel(image_id, image, prediction, classes, saliency))
     return files
 
 
