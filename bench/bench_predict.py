@@ -34,7 +34,7 @@ import torch
 import yaml
 
 from melanoflow.classification.model import build_classifier, classifier_metadata, save_classifier
-from melanoflow.evaluation.explain import saliency_maps
+from melanoflow.evaluation.vbp import saliency_maps
 from melanoflow.io import read_image, write_json, write_text
 from melanoflow.predict.artefacts import SETTINGS_FILE, run_settings
 from melanoflow.predict.pipeline import Predictor

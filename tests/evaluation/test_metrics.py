@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from isic_challenge_scoring.classification import ClassificationMetric, ClassificationScore
 
-from melanoflow.evaluation import metrics
+from melanoflow.evaluation import decision, metrics
 from melanoflow.io import BadInputError
 from melanoflow.manifest import SchemaError
 
@@ -59,12 +59,12 @@ def test_specificity_rejects_impossible_targets(target):
 
 def test_argmax_marks_shared_maximum_undecided():
     probabilities = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [0.4, 0.3, 0.3]])
-    assert list(metrics.argmax_labels(probabilities, CLASSES)) == [metrics.UNDECIDED, CLASSES[2], CLASSES[0]]
+    assert list(decision.argmax_labels(probabilities, CLASSES)) == [decision.UNDECIDED, CLASSES[2], CLASSES[0]]
 
 
 def test_balanced_accuracy_counts_undecided_wrong_and_skips_absent_classes():
     labels = np.array(["a", "a", "b", "b", "b", "c"], dtype=object)
-    predicted = np.array(["a", metrics.UNDECIDED, "b", "a", "b", "c"], dtype=object)
+    predicted = np.array(["a", decision.UNDECIDED, "b", "a", "b", "c"], dtype=object)
     assert metrics.balanced_multiclass_accuracy(labels, predicted) == pytest.approx((1 / 2 + 2 / 3 + 1) / 3)
     # class "d" is predicted but absent from the truth: it neither adds a recall nor changes the others
     predicted[-1] = "d"
@@ -120,8 +120,8 @@ def official_score(frame, classes):
 def test_equals_official_isic_scorer(classes, melanoma, keratosis, seed):
     frame = random_predictions(300, classes=classes, seed=seed, decimals=1)
     assert (
-        metrics.argmax_labels(frame[metrics.probability_columns(classes)].to_numpy(), classes)
-        == metrics.UNDECIDED
+        decision.argmax_labels(frame[metrics.probability_columns(classes)].to_numpy(), classes)
+        == decision.UNDECIDED
     ).any(), "the case must contain tied maxima"
     ours = metrics.score_predictions(frame, classes, melanoma, keratosis)
     official = official_score(frame, classes)

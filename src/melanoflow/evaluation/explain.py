@@ -19,12 +19,12 @@ from torchvision.transforms.v2 import functional as F
 
 from melanoflow import io
 from melanoflow.classification.cache import Box, crop_to, lesion_boxes
-from melanoflow.classification.data import to_model_input
 from melanoflow.classification.model import load_classifier
 from melanoflow.evaluation import figures, vbp
-from melanoflow.evaluation.metrics import argmax_labels, probability_columns, read_predictions
+from melanoflow.evaluation.decision import argmax_labels
+from melanoflow.evaluation.metrics import probability_columns, read_predictions
 from melanoflow.manifest import read_columns
-from melanoflow.runtime import autocast, select_device
+from melanoflow.runtime import select_device
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def select_cases(frame: pd.DataFrame, classes: list[str]) -> dict[str, dict[str,
     """Per class, its most confident true and false positive and its surest true and false negative.
 
     Positives are ranked by the class's probability, highest first; negatives lowest first. A tied
-    maximum (see metrics.argmax_labels) predicts no class, so it is a negative for every class.
+    maximum (see decision.argmax_labels) predicts no class, so it is a negative for every class.
     """
     predicted = argmax_labels(frame[probability_columns(classes)].to_numpy(dtype=float), classes)
     cases = {}
@@ -87,22 +87,7 @@ def explain_images(
     boxes = boxes or [None] * len(image_paths)
     images = [np.ascontiguousarray(classifier_view(crop_to(io.read_image(path), box), meta))
               for path, box in zip(image_paths, boxes, strict=True)]
-    return images, saliency_maps(model, meta, images, device, batch_size)
-
-
-def saliency_maps(model: torch.nn.Module, meta: Mapping, views: list[np.ndarray], device: torch.device,
-                  batch_size: int = 16) -> list[np.ndarray]:
-    """VisualBackProp masks of images already in the classifier's view (RGB uint8, ``input_size`` square)."""
-    masks = []
-    for start in range(0, len(views), batch_size):
-        batch = torch.from_numpy(np.stack(views[start : start + batch_size])).permute(0, 3, 1, 2)
-        with autocast(device):
-            masks += list(
-                vbp.visual_backprop(model, to_model_input(batch, device, meta["mean"], meta["std"]))
-                .cpu()
-                .numpy()
-            )
-    return masks
+    return images, vbp.saliency_maps(model, meta, images, device, batch_size)
 
 
 def image_paths(images_manifest: str | os.PathLike, rows: pd.DataFrame) -> list[str]:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import sklearn.metrics
 
+from melanoflow.evaluation.heatmap import overlay
 from melanoflow.evaluation.metrics import probability_columns
 
 # One-vs-rest cases shown per class in Figure 8, in the paper's order.
@@ -68,12 +69,6 @@ def plot_confusion_matrices(scores: Mapping[str, dict], classes: list[str]):
         axis.set_title(f"{variant}: accuracy {variant_scores['accuracy']:.3f}")
     figure.tight_layout()
     return figure
-
-
-def overlay(image: np.ndarray, mask: np.ndarray, opacity: float = 0.5) -> np.ndarray:
-    """Blend a [0, 1] saliency mask, coloured with the jet map, over an RGB uint8 image of the same size."""
-    heat = matplotlib.colormaps["jet"](mask)[..., :3]
-    return np.clip((1 - opacity) * image / 255.0 + opacity * heat, 0, 1)
 
 
 def plot_image_grid(cells: list[list[dict]], row_labels: list[str], title: str):

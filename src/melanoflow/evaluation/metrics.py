@@ -14,14 +14,12 @@ import numpy as np
 import pandas as pd
 import sklearn.metrics
 
+from melanoflow.evaluation.decision import UNDECIDED, argmax_labels
 from melanoflow.io import BadInputError
 from melanoflow.manifest import read_columns
 
 # The ISIC 2017 challenge reported specificity at these melanoma sensitivities (the paper's Table 4).
 CHALLENGE_SENSITIVITIES = (0.82, 0.89, 0.95)
-
-# Label of a prediction whose maximum probability is tied between classes: matches no true class.
-UNDECIDED = "undecided"
 
 PREDICTION_ID_COLUMNS = ("image_id", "dataset", "split", "label", "predicted")
 
@@ -50,15 +48,6 @@ def read_predictions(path: str | os.PathLike, classes: list[str], split: str = "
     if not np.isfinite(probabilities).all() or (probabilities < 0).any() or (probabilities > 1).any():
         raise BadInputError(f"{path}: probabilities must be finite and within [0, 1]")
     return frame.sort_values(["dataset", "image_id"], ignore_index=True)
-
-
-def argmax_labels(probabilities: np.ndarray, classes: list[str]) -> np.ndarray:
-    """The most probable class per row, or UNDECIDED where the maximum is shared (the ISIC 2018 rule)."""
-    maximum = probabilities.max(axis=1, keepdims=True)
-    tied = (probabilities == maximum).sum(axis=1) > 1
-    labels = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
-    labels[tied] = UNDECIDED
-    return labels
 
 
 def roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float:

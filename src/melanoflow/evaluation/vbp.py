@@ -10,10 +10,15 @@ and normalised to [0, 1]. Only regions active at every depth survive the product
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from melanoflow.classification.data import to_model_input
+from melanoflow.runtime import autocast
 
 STAGE_NAMES = ("relu", "layer1", "layer2", "layer3", "layer4")
 
@@ -83,3 +88,18 @@ def saliency_share(mask: torch.Tensor, region: torch.Tensor) -> float:
     """Share of a mask's total saliency that falls inside a boolean ``region`` (e.g. hairs and rulers)."""
     total = mask.sum()
     return float((mask * region).sum() / total) if total > 0 else 0.0
+
+
+def saliency_maps(model: torch.nn.Module, meta: Mapping, views: list[np.ndarray], device: torch.device,
+                  batch_size: int = 16) -> list[np.ndarray]:
+    """VisualBackProp masks of images already in the classifier's view (RGB uint8, ``input_size`` square)."""
+    masks = []
+    for start in range(0, len(views), batch_size):
+        batch = torch.from_numpy(np.stack(views[start : start + batch_size])).permute(0, 3, 1, 2)
+        with autocast(device):
+            masks += list(
+                visual_backprop(model, to_model_input(batch, device, meta["mean"], meta["std"]))
+                .cpu()
+                .numpy()
+            )
+    return masks

@@ -1,7 +1,7 @@
 """Predict a set of inputs into a folder, and summarise one or more such folders (the shards of a large
 batch) into the submission tables and ``index.html``.
 
-A folder holds, per image, the files of :data:`outputs.IMAGE_FILES`, and ``details.csv`` (one row per
+A folder holds, per image, the files of :func:`outputs.image_files`, and ``details.csv`` (one row per
 image: probabilities, predicted class, lesion and occluded fractions, file paths), ``skipped.csv``
 (``source,reason``) and ``run.json`` (the run, the settings, the seconds per step). The summary adds
 ``predictions.csv`` (ISIC 2017 submission format), ``submission.csv`` (the same under the header that
@@ -39,15 +39,16 @@ def predict_to_folder(inputs: list[InputImage], skipped: list[Skipped], predicto
     """Predict ``inputs`` into ``out_dir``; inputs that cannot be decoded join ``skipped``. Returns the
     details and skipped tables (also written there)."""
     out_dir = Path(out_dir)
-    for pattern in outputs.IMAGE_FILES.values():
-        (out_dir / pattern).parent.mkdir(parents=True, exist_ok=True)
+    for path in outputs.image_files("image", "image.png").values():
+        (out_dir / path).parent.mkdir(parents=True, exist_ok=True)
     rejected = [asdict(item) for item in skipped]
     records: list[dict] = []
 
     def write(batch: list[tuple[InputImage, np.ndarray]], predictions: list) -> None:
         with predictor.timed("write"):
             for (item, pixels), prediction in zip(batch, predictions, strict=True):
-                files = outputs.write_image_files(out_dir, item.image_id, pixels, prediction, predictor.classes)
+                files = outputs.write_image_files(out_dir, item.image_id, item.source, pixels, prediction,
+                                                   predictor.classes)
                 records.append(outputs.detail_row(item.image_id, item.source, prediction, predictor.classes, files))
 
     # One batch's files are written while the next batch is computed (image encoding releases the GIL).
