@@ -55,12 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(str(out / "predict.log"))
     logging.getLogger().addHandler(logging.StreamHandler(sys.stderr))
     try:
-        _, skipped = predict_inputs(arguments.inputs, out, arguments.results, arguments.variant, arguments.device,
-                                    arguments.tta)
+        predicted = predict_inputs(arguments.inputs, out, arguments.results, arguments.variant, arguments.device,
+                                   arguments.tta)
     except MissingArtefactError as error:
         logging.getLogger("melanoflow").error("%s", error)
         return 1
-    summarise([out], out)
+    summarise([out], out, predicted.thumbnails)
+    skipped = predicted.skipped
     print(f"{out / 'index.html'}: predictions for the images; {len(skipped)} input(s) skipped"
           + (f" (see {out / 'skipped.csv'})" if len(skipped) else ""), file=sys.stderr)
     return EXIT_SKIPPED if len(skipped) else 0

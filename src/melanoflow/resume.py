@@ -35,6 +35,13 @@ def resume_path(output: str | os.PathLike) -> Path:
     return output.with_name(f"{output.stem}.resume.pt")
 
 
+def legacy_resume_paths(output: str | os.PathLike) -> list[Path]:
+    """Where earlier versions kept their partial state: the segmenter ``<stem>.checkpoint.pt``, the GAN
+    ``<output>.resume``, the inpainting network ``<output>.partial``. Never read (their stamp is unknown)."""
+    output = Path(output)
+    return [output.with_name(f"{output.stem}.checkpoint.pt"), Path(f"{output}.resume"), Path(f"{output}.partial")]
+
+
 def content_digest(value) -> bytes:
     """SHA-256 of what a value holds: arrays and tensors by bytes, dtype and shape; tables by their cells
     and column names; bytes as they are; sequences item by item."""
@@ -72,6 +79,10 @@ class Resume:
     def __init__(self, output: str | os.PathLike, stamp: dict[str, str]):
         self.path = resume_path(output)
         self.stamp = stamp
+        for legacy in legacy_resume_paths(output):
+            if legacy.exists():
+                log.info("removing %s: partial state of an older version of melanoflow, not resumable", legacy)
+                legacy.unlink()
 
     def load(self) -> dict | None:
         """The saved state when the file exists and matches; otherwise None, with the reason logged."""

@@ -1,5 +1,7 @@
 """Training manifests: schema, ingredients per variant, untouched val/test rows, bad input."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,8 +41,8 @@ def write_inputs(project):
 def test_proposed_manifest_file_has_schema_and_recipe_counts(tiny_project):
     images_path, occlusions_path, synthetic_paths = write_inputs(tiny_project)
     out = tiny_project["root"] / "train.proposed.parquet"
-    build_variant_manifest(images_path, str(out), str(tiny_project["root"] / "counts.csv"), PARAMS, "proposed",
-                           occlusions_path, synthetic_paths)
+    build_variant_manifest(images_path, str(out), str(tiny_project["root"] / "counts.csv"),
+                           str(tiny_project["root"] / "examples"), PARAMS, "proposed", occlusions_path, synthetic_paths)
     manifest = read_training_manifest(out)  # raises unless the schema matches exactly
     assert manifest.columns.tolist() == TRAIN_MANIFEST_SCHEMA.names
     assert manifest["example_id"].is_unique
@@ -96,8 +98,8 @@ def test_bad_inputs_are_named(tiny_project):
     root = tiny_project["root"]
     tiny_project["occlusions"].drop(columns="purified_path").to_parquet(root / "broken.parquet")
     with pytest.raises(SchemaError, match=r"broken\.parquet.*purified_path"):
-        build_variant_manifest(images_path, str(root / "m.parquet"), str(root / "c.csv"), PARAMS, "proposed",
-                               str(root / "broken.parquet"), synthetic_paths)
+        build_variant_manifest(images_path, str(root / "m.parquet"), str(root / "c.csv"), str(root / "examples"),
+                               PARAMS, "proposed", str(root / "broken.parquet"), synthetic_paths)
     images = tiny_project["images"].copy()
     images.loc[0, "label"] = "basal_cell_carcinoma"
     with pytest.raises(SchemaError, match="basal_cell_carcinoma"):
@@ -109,9 +111,11 @@ def test_bad_inputs_are_named(tiny_project):
 def test_materialised_manifest_points_at_transformed_files(tiny_project):
     images_path, occlusions_path, synthetic_paths = write_inputs(tiny_project)
     out = tiny_project["root"] / "train.proposed.parquet"
-    build_variant_manifest(images_path, str(out), str(tiny_project["root"] / "counts.csv"),
+    examples = tiny_project["root"] / "train.proposed.images"
+    build_variant_manifest(images_path, str(out), str(tiny_project["root"] / "counts.csv"), str(examples),
                            {**PARAMS, "materialise": True}, "proposed", occlusions_path, synthetic_paths)
     train = read_training_manifest(out).query("split == 'train'")
-    assert train["source_path"].str.contains("train.proposed.images/").all()
+    assert train["source_path"].map(lambda path: Path(path).parent == examples).all()
+    assert len(list(examples.iterdir())) == len(train)
     assert not train[["hflip", "vflip"]].any().any()
-    assert all(__import__("os").path.exists(path) for path in train["source_path"])
+    assert all(Path(path).exists() for path in train["source_path"])

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from melanoflow import io
 from melanoflow.evaluation import browser
 from melanoflow.predict import outputs
 
@@ -26,13 +25,10 @@ def details() -> pd.DataFrame:
 
 @pytest.fixture
 def index_page(tmp_path):
-    panels = []
-    for image_id in PROBABILITIES:
-        panels.append(tmp_path / f"{image_id}.png")
-        io.write_image(panels[-1], np.full((40, 160, 3), 200, np.uint8))
+    thumbnails = [outputs.thumbnail_uri(np.full((40, 160, 3), 200, np.uint8)) for _ in PROBABILITIES]
     skipped = pd.DataFrame({"source": ["scan.tif"], "reason": ["not a readable image"]})
     page = tmp_path / "index.html"
-    page.write_text(outputs.index_html(details(), skipped, CLASSES, "melanoma", panels, {"variant": "proposed"}))
+    page.write_text(outputs.index_html(details(), skipped, CLASSES, "melanoma", thumbnails, {"variant": "proposed"}))
     return page
 
 

@@ -9,6 +9,8 @@ rule classification_manifest:
     output:
         manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
         counts=f"{RESULTS}/manifests/train.{{variant}}.counts.csv",
+        # Empty unless classification.materialise: then every training example as a PNG.
+        examples=directory(f"{RESULTS}/manifests/train.{{variant}}.images"),
     log:
         f"{RESULTS}/logs/classification/manifest_{{variant}}.log",
     wildcard_constraints:

@@ -8,6 +8,7 @@ build_variant_manifest(
     snakemake.input.images,
     snakemake.output.manifest,
     snakemake.output.counts,
+    snakemake.output.examples,
     snakemake.params.settings,
     snakemake.wildcards.variant,
     snakemake.input.get("occlusions"),

@@ -156,10 +156,11 @@ def read_synthetic_tables(paths: Iterable[str | os.PathLike], classes: list[str]
     return tables
 
 
-def build_variant_manifest(images_path: str, out_path: str, counts_path: str, params: Mapping, variant: str,
-                           occlusions_path: str | None = None, synthetic_paths: Iterable[str] = ()) -> None:
+def build_variant_manifest(images_path: str, out_path: str, counts_path: str, examples_dir: str, params: Mapping,
+                           variant: str, occlusions_path: str | None = None, synthetic_paths: Iterable[str] = ()) -> None:
     """Workflow entry point: read the inputs, build ``variant``'s manifest, write it and its per-class counts
-    after each recipe step (CSV, drawn by :func:`melanoflow.classification.figures.draw_counts`)."""
+    after each recipe step (CSV, drawn by :func:`melanoflow.classification.figures.draw_counts`).
+    ``examples_dir`` is created in any case (a declared output) and holds the examples with ``materialise``."""
     classes = list(params["classes"])
     recipe = Recipe.from_config(params["variants"][variant], params["crop_scale"])
     images = read_images_manifest(images_path)
@@ -167,9 +168,9 @@ def build_variant_manifest(images_path: str, out_path: str, counts_path: str, pa
     synthetic = read_synthetic_tables(synthetic_paths, classes) if recipe.synthetic else None
     manifest, counts = build_training_manifest(images, recipe, classes, params["seed"], occlusions, synthetic)
     log.info("variant %s: %s\n%s", variant, recipe, counts.to_string())
+    Path(examples_dir).mkdir(parents=True, exist_ok=True)
     if params.get("materialise"):
-        out_path = Path(out_path)
-        manifest = materialise(manifest, out_path.parent / f"{out_path.stem}.images", int(params["resize"]))
+        manifest = materialise(manifest, Path(examples_dir), int(params["resize"]))
     write_table(manifest, out_path, TRAIN_MANIFEST_SCHEMA)
     io.write_text(counts_path, counts.rename_axis("class").to_csv())
 

@@ -99,15 +99,17 @@ def image_files(image_id: str, source: str) -> dict[str, str]:
 
 
 def write_image_files(out_dir: Path, image_id: str, source: str, image: np.ndarray, prediction: ImagePrediction,
-                      classes: list[str]) -> dict[str, str]:
-    """Write one image's mask, purified copy, saliency overlay and panel; their paths relative to ``out_dir``."""
+                      classes: list[str]) -> tuple[dict[str, str], str]:
+    """Write one image's mask, purified copy, saliency overlay and panel; their paths relative to ``out_dir``
+    and the panel's thumbnail for the index page."""
     files = image_files(image_id, source)
     io.write_image(out_dir / files["mask"], prediction.mask.astype(np.uint8) * 255)
     io.write_image(out_dir / files["purified"], prediction.purification.image)
     saliency = saliency_overlay(prediction)
     io.write_image(out_dir / files["saliency"], saliency)
-    io.write_image(out_dir / files["panel"], panel(image_id, image, prediction, classes, saliency))
-    return files
+    drawn = panel(image_id, image, prediction, classes, saliency)
+    io.write_image(out_dir / files["panel"], drawn)
+    return files, thumbnail_uri(drawn)
 
 
 def detail_columns(classes: list[str]) -> list[str]:
@@ -151,8 +153,9 @@ def submission_tables(details: pd.DataFrame, columns: list[str]) -> tuple[pd.Dat
     return table, table.rename(columns={"image_id": "image"})
 
 
-def thumbnail_uri(path: Path) -> str:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+def thumbnail_uri(panel: np.ndarray) -> str:
+    """A panel (RGB uint8) as a JPEG data URI at most THUMBNAIL_WIDTH wide, for the self-contained index."""
+    image = cv2.cvtColor(panel, cv2.COLOR_RGB2BGR)
     if image.shape[1] > THUMBNAIL_WIDTH:
         image = cv2.resize(image, (THUMBNAIL_WIDTH, round(image.shape[0] * THUMBNAIL_WIDTH / image.shape[1])),
                            interpolation=cv2.INTER_AREA)
@@ -187,9 +190,9 @@ document.querySelectorAll("th.sortable").forEach((header) => {
 
 
 def index_html(details: pd.DataFrame, skipped: pd.DataFrame, classes: list[str], melanoma: str,
-               panels: list[Path], about: dict) -> str:
-    """Every image's panel and probabilities in one page, rows sorted by melanoma probability (highest
-    first) and sortable by any class's probability."""
+               thumbnails: list[str], about: dict) -> str:
+    """Every image's panel (``thumbnails``: data URIs, in the rows' order) and probabilities in one page, rows
+    sorted by melanoma probability (highest first) and sortable by any class's probability."""
     order = np.argsort(-details[f"prob_{melanoma}"].to_numpy(), kind="stable")
     headers = "".join(
         f'<th class="sortable" data-key="p{index}">{html.escape(class_text(name))}</th>'
@@ -204,7 +207,7 @@ def index_html(details: pd.DataFrame, skipped: pd.DataFrame, classes: list[str],
         rows.append(
             f'<tr data-image-id="{html.escape(row["image_id"])}" {attributes}>'
             f'<td>{html.escape(row["image_id"])}</td>{cells}<td>{html.escape(class_text(row["predicted"]))}</td>'
-            f'<td><img class="panel" alt="{html.escape(row["image_id"])}" src="{thumbnail_uri(panels[position])}"></td></tr>'
+            f'<td><img class="panel" alt="{html.escape(row["image_id"])}" src="{thumbnails[position]}"></td></tr>'
         )
     melanoma_key = f"p{classes.index(melanoma)}"
     skipped_items = "".join(

@@ -115,10 +115,13 @@ class Predictor:
         size = int(self.meta["input_size"])
         return list(F.center_crop(inputs, [size, size]).permute(0, 2, 3, 1).numpy())
 
-    def prepare(self, images: list[np.ndarray]) -> tuple[list[np.ndarray], list[Purification], list[bool], torch.Tensor]:
-        """Masks, purifications, whether the classifier sees each purified copy, and its uint8 inputs."""
-        with self.timed("segment"):
-            masks = self.segment(images)
+    def prepare(self, images: list[np.ndarray], masks: list[np.ndarray] | None = None,
+                ) -> tuple[list[np.ndarray], list[Purification], list[bool], torch.Tensor]:
+        """Masks (``masks`` when given, from ``segment``), purifications, whether the classifier sees each
+        purified copy, and its uint8 inputs."""
+        if masks is None:
+            with self.timed("segment"):
+                masks = self.segment(images)
         with self.timed("purify"):
             purified = [self.purify(image, mask) for image, mask in zip(images, masks, strict=True)]
         use_purified = [self.purification["test_time"] and result.occluded_fraction > self.purification["select_threshold"]
@@ -127,9 +130,9 @@ class Predictor:
                    for image, result, chosen in zip(images, purified, use_purified, strict=True)]
         return masks, purified, use_purified, self.classifier_inputs(sources, masks)
 
-    def predict(self, images: list[np.ndarray]) -> list[ImagePrediction]:
-        """Predictions for RGB uint8 images of any size, in order."""
-        masks, purified, use_purified, inputs = self.prepare(images)
+    def predict(self, images: list[np.ndarray], masks: list[np.ndarray] | None = None) -> list[ImagePrediction]:
+        """Predictions for RGB uint8 images of any size, in order (with their ``segment`` masks when given)."""
+        masks, purified, use_purified, inputs = self.prepare(images, masks)
         with self.timed("classify"):
             probabilities = self.classify(inputs)
         views = self.centre_views(inputs)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,27 +35,35 @@ SKIPPED = "skipped.csv"
 ABOUT = "run.json"
 
 
+@dataclass
+class Predicted:
+    details: pd.DataFrame  # written as DETAILS
+    skipped: pd.DataFrame  # written as SKIPPED
+    thumbnails: dict[str, str]  # image id -> its panel's thumbnail (a data URI), for the index page
+
+
 def predict_to_folder(inputs: list[InputImage], skipped: list[Skipped], predictor: Predictor,
-                      out_dir: str | os.PathLike, batch_size: int = 8) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Predict ``inputs`` into ``out_dir``; inputs that cannot be decoded join ``skipped``. Returns the
-    details and skipped tables (also written there)."""
+                      out_dir: str | os.PathLike, batch_size: int = 8) -> Predicted:
+    """Predict ``inputs`` into ``out_dir``; inputs that cannot be decoded join ``skipped``."""
     out_dir = Path(out_dir)
     for path in outputs.image_files("image", "image.png").values():
         (out_dir / path).parent.mkdir(parents=True, exist_ok=True)
     rejected = [asdict(item) for item in skipped]
     records: list[dict] = []
+    thumbnails: dict[str, str] = {}
 
     def write(batch: list[tuple[InputImage, np.ndarray]], predictions: list) -> None:
         with predictor.timed("write"):
             for (item, pixels), prediction in zip(batch, predictions, strict=True):
-                files = outputs.write_image_files(out_dir, item.image_id, item.source, pixels, prediction,
-                                                   predictor.classes)
+                files, thumbnails[item.image_id] = outputs.write_image_files(
+                    out_dir, item.image_id, item.source, pixels, prediction, predictor.classes)
                 records.append(outputs.detail_row(item.image_id, item.source, prediction, predictor.classes, files))
 
-    # One batch's files are written while the next batch is computed (image encoding releases the GIL).
+    # One batch's files are written while the next batch is purified and classified (image encoding releases
+    # the GIL); not while it is segmented, whose convolutions keep every core busy.
     with ThreadPoolExecutor(max_workers=1) as writer, tqdm(total=len(inputs), desc="predicting",
                                                             unit="image") as progress:
-        pending = None
+        finished = None
         for start in range(0, len(inputs), batch_size):
             decoded = []
             with predictor.timed("decode"):
@@ -64,13 +73,16 @@ def predict_to_folder(inputs: list[InputImage], skipped: list[Skipped], predicto
                     except io.BadInputError as error:
                         rejected.append({"source": item.source, "reason": str(error).removeprefix(f"{item.source}: ")})
             if decoded:
-                predictions = predictor.predict([pixels for _, pixels in decoded])
+                images = [pixels for _, pixels in decoded]
+                with predictor.timed("segment"):
+                    masks = predictor.segment(images)
+                pending = writer.submit(write, *finished) if finished is not None else None
+                finished = decoded, predictor.predict(images, masks)
                 if pending is not None:
                     pending.result()
-                pending = writer.submit(write, decoded, predictions)
             progress.update(len(inputs[start : start + batch_size]))
-        if pending is not None:
-            pending.result()
+        if finished is not None:
+            write(*finished)
     for item in rejected:
         log.warning("skipped %s: %s", item["source"], item["reason"])
     details = pd.DataFrame(records, columns=outputs.detail_columns(predictor.classes))
@@ -87,12 +99,14 @@ def predict_to_folder(inputs: list[InputImage], skipped: list[Skipped], predicto
     })
     log.info("%d images predicted, %d skipped; seconds per step: %s", len(details), len(skipped_table),
              ", ".join(f"{step} {predictor.seconds[step]:.1f}" for step in ("decode", *STEPS, "write")))
-    return details, skipped_table
+    return Predicted(details, skipped_table, thumbnails)
 
 
-def summarise(parts: list[str | os.PathLike], out_dir: str | os.PathLike) -> pd.DataFrame:
+def summarise(parts: list[str | os.PathLike], out_dir: str | os.PathLike,
+              thumbnails: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Write the submission tables and ``index.html`` of the predicted folders ``parts`` into ``out_dir``
-    (with their details and skipped tables merged, when the parts are other folders)."""
+    (with their details and skipped tables merged, when the parts are other folders). Panels without a
+    thumbnail in ``thumbnails`` (the merge of shards) are read back from their files."""
     out_dir, parts = Path(out_dir), [Path(part) for part in parts]
     abouts = [json.loads((part / ABOUT).read_text()) for part in parts]
     about = abouts[0]
@@ -118,8 +132,11 @@ def summarise(parts: list[str | os.PathLike], out_dir: str | os.PathLike) -> pd.
     outputs.write_csv(predictions, out_dir / "predictions.csv")
     outputs.write_csv(submission, out_dir / "submission.csv")
     shown = {key: about[key] for key in ("results", "variant", "purification", "test_time_views", "device")}
-    page = outputs.index_html(details, skipped_table, classes, about["melanoma_class"],
-                              [out_dir / path for path in details["panel_path"]], shown)
+    thumbnails = thumbnails or {}
+    page = outputs.index_html(details, skipped_table, classes, about["melanoma_class"], [
+        thumbnails.get(image_id) or outputs.thumbnail_uri(io.read_image(out_dir / path))
+        for image_id, path in zip(details["image_id"], details["panel_path"], strict=True)
+    ], shown)
     io.write_text(out_dir / "index.html", page)
     return details
 
@@ -131,7 +148,7 @@ def read_csv(path: Path) -> pd.DataFrame:
 
 def predict_inputs(paths: list[str | os.PathLike], out_dir: str | os.PathLike, results: str | os.PathLike,
                    variant: str, device: str = "auto", views: int | None = None, shard: int = 0,
-                   n_shards: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   n_shards: int = 1) -> Predicted:
     """Predict the images named by ``paths`` (files, folders, zips) that belong to ``shard`` of
     ``n_shards`` into ``out_dir``; the inputs skipped before decoding are listed by shard 0 only."""
     inputs, skipped = collect_inputs(paths)
