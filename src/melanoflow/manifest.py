@@ -17,6 +17,8 @@ import pyarrow.parquet as pq
 from melanoflow.io import atomic_path
 
 SPLITS = ("train", "val", "test")
+# The split summary's entry for archive parts without ground truth: not ingested, never scored.
+UNSCORED = "unscored"
 
 IMAGES_SCHEMA = pa.schema(
     [

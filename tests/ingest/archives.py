@@ -44,3 +44,36 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+ISIC2018_CODES = ("MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC")
+
+
+def isic2018_truth(labels: dict[str, str]) -> str:
+    """An ISIC 2018 Task 3 ground-truth CSV (its official ``image`` header): image id -> code, one-hot."""
+    lines = ["image," + ",".join(ISIC2018_CODES)]
+    lines += [f"{image_id}," + ",".join("1.0" if code == label else "0.0" for code in ISIC2018_CODES)
+              for image_id, label in labels.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_isic2018_part(folder: Path, part: str, labels: dict[str, str], truth: bool = True, zipped: bool = True,
+                        seed: int = 0) -> None:
+    """One ISIC 2018 Task 3 part (Training, Validation or Test): its input and, if ``truth``, its ground
+    truth, each zipped like the official downloads or unpacked into a folder of the same name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    members = {f"ISIC2018_Task3_{part}_Input/{image_id}.jpg": jpeg(seed=seed + index)
+               for index, image_id in enumerate(labels)}
+    if truth:
+        members[f"ISIC2018_Task3_{part}_GroundTruth/ISIC2018_Task3_{part}_GroundTruth.csv"] = (
+            isic2018_truth(labels).encode())
+    for name in (f"ISIC2018_Task3_{part}_Input", f"ISIC2018_Task3_{part}_GroundTruth"):
+        part_members = {member: data for member, data in members.items() if member.startswith(name + "/")}
+        if not part_members:
+            continue
+        if zipped:
+            (folder / f"{name}.zip").write_bytes(zip_bytes(part_members))
+        else:
+            for member, data in part_members.items():
+                (folder / member).parent.mkdir(parents=True, exist_ok=True)
+                (folder / member).write_bytes(data)

@@ -98,29 +98,6 @@ def test_dermofit_class_folders_with_masks(tmp_path):
     assert set(manifest.split) <= {"train", "val"}
 
 
-def test_isic2018_task3_one_hot_lesion_ids_and_task1_masks(tmp_path):
-    folder = tmp_path / "isic2018"
-    codes = ["MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]
-    (folder / "ISIC2018_Task3_Training_Input").mkdir(parents=True)
-    truth = folder / "ISIC2018_Task3_Training_GroundTruth"
-    truth.mkdir()
-    lines = ["image," + ",".join(codes)]
-    for index, code in enumerate(codes):
-        (folder / "ISIC2018_Task3_Training_Input" / f"ISIC_00{index}.jpg").write_bytes(jpeg(seed=index))
-        lines.append(f"ISIC_00{index}," + ",".join("1.0" if c == code else "0.0" for c in codes))
-    (truth / "ISIC2018_Task3_Training_GroundTruth.csv").write_text("\n".join(lines).replace("image,", "image_id,", 1) + "\n")
-    (folder / "HAM10000_metadata.csv").write_text(
-        "lesion_id,image_id,dx\n" + "\n".join(f"HAM_{i // 2},ISIC_00{i},x" for i in range(7)) + "\n")
-    (folder / "ISIC2018_Task1_Training_GroundTruth").mkdir()
-    (folder / "ISIC2018_Task1_Training_GroundTruth" / "ISIC_000_segmentation.png").write_bytes(png_mask())
-    manifest, _ = run(tmp_path, {"isic2018": {"format": "isic2018_task3", "path": str(folder),
-                                              "labels": dict(zip(codes, ["melanoma", "nevus"] + ["seborrheic_keratosis"] * 5, strict=True))}})
-    by_id = manifest.set_index("image_id")
-    assert by_id.loc["ISIC_000", "label"] == "melanoma" and by_id.loc["ISIC_001", "label"] == "nevus"
-    assert by_id.loc["ISIC_003", "lesion_id"] == "HAM_1"
-    assert by_id.mask_path.notna().sum() == 1
-
-
 # --- bad input: each gives a clear message naming the file, and nothing is written ---
 
 

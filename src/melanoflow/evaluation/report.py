@@ -19,6 +19,7 @@ import pandas as pd
 from melanoflow import io
 from melanoflow.evaluation import bootstrap, figures
 from melanoflow.evaluation.metrics import read_predictions, score_predictions
+from melanoflow.manifest import UNSCORED
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +346,7 @@ def split_lines(splits: Mapping) -> list[str]:
         f"{dataset}: "
         + "; ".join(
             f"{name}: {parts[name]['images']} images, {parts[name]['origin']}"
-            for name in ("test", "val", "train")
+            for name in ("test", "val", "train", UNSCORED)
             if name in parts
         )
         for dataset, parts in splits.items()

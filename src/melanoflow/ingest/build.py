@@ -25,6 +25,7 @@ from melanoflow.manifest import (
     IMAGES_SCHEMA,
     QUARANTINE_SCHEMA,
     SPLITS,
+    UNSCORED,
     read_images_manifest,
     read_table,
     relative_to_workdir,
@@ -67,6 +68,9 @@ def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: dict,
     if scan.unmatched_labels:
         log.warning("%s: %d label rows have no image, e.g. %s", name, len(scan.unmatched_labels),
                     "; ".join(scan.unmatched_labels[:3]))
+    for part, count in scan.unscored.items():
+        log.warning("%s: %s has no ground truth: its %d images are not ingested and cannot be scored; "
+                    "`melanoflow predict` classifies them with the trained models", name, part, count)
     mapping = dataset.get("labels") or {label: label for label in classes}
     with ThreadPoolExecutor(max(threads, 1)) as pool:
         jobs = [pool.submit(extract, name, candidate, mapping, classes, settings["max_pixels"], Path(images_dir))
@@ -87,6 +91,9 @@ def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: dict,
     if not rows:
         return pd.DataFrame(columns=IMAGES_SCHEMA.names), quarantined, {}
     table, sources = assign_splits(pd.DataFrame(rows), {name: dataset}, settings["split"], seed)
+    if scan.unscored:
+        sources[name][UNSCORED] = {"origin": "no ground truth: not ingested, not scored ("
+                                   + ", ".join(scan.unscored) + ")", "images": sum(scan.unscored.values())}
     return table, quarantined, sources[name]
 
 
@@ -257,6 +264,9 @@ def split_summary(manifest: pd.DataFrame, sources: dict) -> dict:
         summary.setdefault(dataset, {})[split] = {
             "origin": sources[dataset][split], "images": len(group),
             "classes": {label: int(count) for label, count in group["label"].value_counts().sort_index().items()}}
+    for dataset, origins in sources.items():
+        if UNSCORED in origins:
+            summary.setdefault(dataset, {})[UNSCORED] = dict(origins[UNSCORED], classes={})
     return summary
 
 

@@ -51,6 +51,7 @@ class Candidate:
 class Scan:
     candidates: list[Candidate] = field(default_factory=list)
     unmatched_labels: list[str] = field(default_factory=list)  # messages: labels without an image
+    unscored: dict[str, int] = field(default_factory=dict)  # part without ground truth -> its image count
 
 
 def open_entries(folder: Path, limits: Limits) -> dict[str, Archive | Path]:
@@ -86,15 +87,18 @@ def image_members(archive: Archive, exclude: Callable[[str], bool] = lambda stem
 
 
 def read_csv(source: Archive | Path, member: str | None, required: list[str]) -> tuple[pd.DataFrame, str]:
-    """A label CSV with ``image_id`` as string; missing columns and duplicate ids are errors naming the file."""
+    """A label CSV with ``image_id`` (or ISIC 2018's ``image``) as string; missing columns and duplicate ids
+    are errors naming the file."""
     if isinstance(source, Archive):
         where, data = source.describe(member), source.read(member)
     else:
         where, data = str(source), source.read_bytes()
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype={"image_id": str})
+        frame = pd.read_csv(io.BytesIO(data), dtype={"image_id": str, "image": str})
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
         raise BadInputError(f"{where}: not a readable CSV ({error})") from error
+    if "image_id" not in frame.columns and "image" in frame.columns:
+        frame = frame.rename(columns={"image": "image_id"})  # the ISIC 2018 files' header
     missing = [column for column in required if column not in frame.columns]
     if missing:
         raise BadInputError(f"{where}: missing columns {missing} (has {list(frame.columns)})")
@@ -189,39 +193,73 @@ def find_member(entries: dict[str, Archive | Path], pattern: str) -> tuple[Archi
     return None
 
 
-def read_isic2018_task3(folder: Path, limits: Limits, dataset: dict) -> Scan:
-    """ISIC 2018 Task 3 inputs + one-hot ground truth; HAM10000 lesion ids and Task 1 masks when present."""
-    entries = open_entries(folder, limits)
+ISIC2018_PARTS = ("Training", "Validation", "Test")
+# Lesion ids: the HAM10000 metadata, or the lesion groupings the ISIC 2018 challenge published.
+ISIC2018_LESION_TABLES = (r"(^|/)HAM10000_metadata(\.csv)?$", r"(^|/)ISIC2018_Task3_Training_LesionGroupings\.csv$")
+# Masks: the HAM10000 lesion segmentations (Tschandl et al. 2020) or the ISIC 2018 Task 1 ground truth.
+ISIC2018_MASK_ARCHIVES = re.compile(r"^(HAM10000_segmentations_lesion|ISIC2018_Task1_.*GroundTruth)")
+
+
+def read_isic2018_lesion_ids(entries: dict[str, Archive | Path]) -> tuple[dict[str, str], str | None]:
+    """image_id -> lesion_id from every lesion table present, and the first table's name (None: no table)."""
     lesion_ids: dict[str, str] = {}
-    metadata = find_member(entries, r"(^|/)HAM10000_metadata(\.csv)?$")
-    if metadata:
-        frame, _ = read_csv(metadata[0], metadata[1], ["image_id", "lesion_id"])
-        lesion_ids = dict(zip(frame["image_id"], frame["lesion_id"], strict=True))
+    where = None
+    for pattern in ISIC2018_LESION_TABLES:
+        table = find_member(entries, pattern)
+        if table:
+            frame, found = read_csv(table[0], table[1], ["image_id", "lesion_id"])
+            lesion_ids.update(zip(frame["image_id"], frame["lesion_id"], strict=True))
+            where = where or found
+    return lesion_ids, where
+
+
+def read_isic2018_task3(folder: Path, limits: Limits, dataset: dict) -> Scan:
+    """ISIC 2018 Task 3 as released: Training / Validation / Test inputs with their one-hot ground truth,
+    zipped or unpacked, lesion ids and lesion masks when present.
+
+    A part whose ground truth is absent (the challenge's test input) cannot be scored: it is listed in
+    ``scan.unscored`` and left out of the manifest. Ground truth without its input part is an error, and
+    so is a Training part without ground truth or, when lesion ids are given, an image they do not list.
+    """
+    entries = open_entries(folder, limits)
+    lesion_ids, lesion_table = read_isic2018_lesion_ids(entries)
     masks: dict[str, Member] = {}
     for name, entry in entries.items():
-        if re.match(r"ISIC2018_Task1_.*GroundTruth", name) and isinstance(entry, Archive):
+        if ISIC2018_MASK_ARCHIVES.match(name) and isinstance(entry, Archive):
             masks.update({stem.removesuffix("_segmentation"): member
                           for stem, member in image_members(entry).items() if stem.endswith("_segmentation")})
     scan = Scan()
-    splits_found = 0
-    for split_name in ("Training", "Validation", "Test"):
-        inputs = entries.get(f"ISIC2018_Task3_{split_name}_Input") or entries.get(f"ISIC2018_Task3_{split_name}_Input.zip")
+    for part in ISIC2018_PARTS:
+        inputs = entries.get(f"ISIC2018_Task3_{part}_Input") or entries.get(f"ISIC2018_Task3_{part}_Input.zip")
+        truth = find_member(entries, rf"(^|/)ISIC2018_Task3_{part}_GroundTruth\.csv$")
         if inputs is None:
+            if truth is not None:
+                raise BadInputError(f"{folder}: ISIC2018_Task3_{part}_GroundTruth.csv is present but its images "
+                                    f"(ISIC2018_Task3_{part}_Input, folder or zip) are missing")
             continue
-        splits_found += 1
-        truth = find_member(entries, rf"ISIC2018_Task3_{split_name}_GroundTruth\.csv$")
+        images = image_members(inputs)
         if truth is None:
-            raise BadInputError(f"{folder}: ISIC2018_Task3_{split_name}_Input has no ISIC2018_Task3_{split_name}_GroundTruth.csv")
+            if part == "Training":
+                raise BadInputError(f"{folder}: ISIC2018_Task3_Training_Input has no "
+                                    "ISIC2018_Task3_Training_GroundTruth.csv (zipped or unpacked)")
+            scan.unscored[f"ISIC2018_Task3_{part}_Input"] = len(images)
+            continue
         frame, where = read_csv(truth[0], truth[1], ["image_id", *ISIC2018_CODES])
         labels = one_hot_labels(frame.astype({code: float for code in ISIC2018_CODES}), list(ISIC2018_CODES), where, None)
-        images = image_members(inputs)
+        if lesion_table:
+            unlisted = sorted(set(images) - set(lesion_ids))
+            if unlisted:
+                raise BadInputError(f"{lesion_table}: {len(unlisted)} images of ISIC2018_Task3_{part}_Input have "
+                                    f"no lesion id, e.g. {unlisted[:5]}")
         before = len(scan.candidates)
-        attach_labels(scan, images, labels, where, split=ARCHIVE_SPLIT_NAMES[split_name.lower()])
+        attach_labels(scan, images, labels, where, split=ARCHIVE_SPLIT_NAMES[part.lower()])
         for candidate in scan.candidates[before:]:
             candidate.mask = masks.get(candidate.image_id)
             candidate.lesion_id = lesion_ids.get(candidate.image_id)
-    if not splits_found:
+    if not scan.candidates and not scan.unscored:
         raise BadInputError(f"{folder}: no ISIC2018_Task3_<Training|Validation|Test>_Input archive found")
+    if not scan.candidates:
+        raise BadInputError(f"{folder}: no ISIC2018_Task3 part has ground truth; nothing can be trained or scored")
     return scan
 
 
