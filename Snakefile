@@ -1,14 +1,25 @@
 # melanoflow: Bisla et al. (CVPRW 2019) melanoma pipeline. See README.md for how to run it.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-# The paper's experiment unless the command line names other config files (they replace it, not merge into
-# it, so that e.g. the demo's datasets never mix with the real ones).
-if not workflow.overwrite_configfiles:
+# The paper's experiment; config files named on the command line overlay it (datasets, variants and GAN
+# classes replaced whole, the rest merged key by key: src/melanoflow/config_files.py).
+DEFAULT_CONFIG = os.path.join(workflow.basedir, "config", "config.yaml")
+if workflow.overwrite_configfiles:
+    from melanoflow.config_files import merge
+    import yaml
 
-    configfile: "config/config.yaml"
+    with open(DEFAULT_CONFIG) as default:
+        config.update(
+            merge(yaml.safe_load(default), workflow.config_settings.overwrite_config)
+        )
+else:
+
+    configfile: DEFAULT_CONFIG
 
 
 report: "workflow/report/workflow.rst"

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from melanoflow.config_files import load_config
 from melanoflow.demo.generate import archive_file_names
 from melanoflow.io import write_json, write_text
 from melanoflow.manifest import QUARANTINE_SCHEMA, write_images_manifest, write_table
@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, nargs="+", default=[500, 50_000])
     parser.add_argument("--shards", type=int, nargs="+", default=[8, 64])
     args = parser.parse_args()
-    config = yaml.safe_load(CONFIG.read_text())
+    config = load_config([CONFIG], ROOT / "config" / "config.yaml")
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_dag_") as scratch:

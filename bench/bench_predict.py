@@ -34,9 +34,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import yaml
 
 from melanoflow.classification.model import build_classifier, classifier_metadata, save_classifier
+from melanoflow.config_files import load_config
 from melanoflow.evaluation.vbp import saliency_maps
 from melanoflow.io import read_image, write_json, write_text
 from melanoflow.predict.artefacts import SETTINGS_FILE, run_settings
@@ -116,7 +116,7 @@ def command_seconds(folder: Path) -> tuple[float, dict[str, float]]:
 
 
 def run(count: int, repeats: int) -> dict:
-    config = yaml.safe_load(CONFIG.read_text())
+    config = load_config([CONFIG], ROOT / "config" / "config.yaml")
     with tempfile.TemporaryDirectory(prefix="melanoflow-bench-predict-") as folder:
         folder = Path(folder)
         source = input_images(folder / "images", count)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from melanoflow.evaluation.bootstrap import auc_intervals, paired_auc_differences
+from melanoflow.evaluation.bootstrap import metric_intervals, paired_differences
 from melanoflow.evaluation.metrics import score_predictions
 from melanoflow.io import read_image, write_text
 from melanoflow.manifest import read_columns
@@ -68,12 +68,12 @@ def main() -> int:
              "", "| views | melanoma AUC | mean AUC | minus 1 view: melanoma | minus 1 view: mean |", "|---|---|---|---|---|"]
     for views, frame in frames.items():
         observed = score_predictions(frame, classes, melanoma, keratosis)
-        intervals = auc_intervals(frame, classes, melanoma, keratosis, RESAMPLES, 0, 0.95)
+        intervals = metric_intervals(frame, classes, melanoma, keratosis, RESAMPLES, 0, 0.95)
         cells = [interval(observed[key], intervals[key]) for key in ("melanoma_auc", "mean_auc")]
         if views == VIEWS[0]:
             cells += ["", ""]
         else:
-            differences = paired_auc_differences(frames[VIEWS[0]], frame, classes, melanoma, keratosis, RESAMPLES, 0,
+            differences = paired_differences(frames[VIEWS[0]], frame, classes, melanoma, keratosis, RESAMPLES, 0,
                                                  0.95)
             cells += [interval(differences[key]["difference"], differences[key]["interval"], "+")
                       for key in ("melanoma_auc", "mean_auc")]

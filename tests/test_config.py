@@ -11,17 +11,22 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from melanoflow.config_checks import ConfigError, check_config, config_problems
+from melanoflow.config_files import load_config, merge
 
 from .conftest import REPO
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
 
 
+DEFAULT = REPO / "config" / "config.yaml"
+
+
 def load(name):
-    return yaml.safe_load((REPO / "config" / name).read_text())
+    """A shipped config as the workflow sees it: config.yaml itself, or an overlay laid over it."""
+    return load_config([] if name == "config.yaml" else [REPO / "config" / name], DEFAULT)
 
 
-SHIPPED = ["config.yaml", "demo.yaml", "isic2017-cpu.yaml"]
+SHIPPED = ["config.yaml", "demo.yaml", "isic2017-cpu.yaml", "isic2018-cpu.yaml"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -83,3 +88,38 @@ def test_unknown_dataset_format_is_refused():
     config["datasets"]["demo"]["format"] = "isic2016"
     with pytest.raises(WorkflowError, match="isic2016"):
         validate(config, SCHEMA)
+
+
+def test_an_overlay_replaces_named_collections_and_merges_settings():
+    default = {"datasets": {"isic2017": {"path": "a"}, "ph2": {"path": "b"}}, "shards": 8,
+               "segmentation": {"epochs": 50, "width": 1.0},
+               "classification": {"epochs": 30, "variants": {"baseline": {"factor": 1}, "proposed": {"factor": 6}}},
+               "synthesis": {"samples": {"melanoma": 350, "seborrheic_keratosis": 750}, "mode": "decoupled"}}
+    overlay = {"datasets": {"demo": {"path": "c"}}, "segmentation": {"epochs": 4},
+               "classification": {"variants": {"proposed": {"factor": 2}}}, "synthesis": {"samples": {"melanoma": 60}}}
+
+    merged = merge(default, overlay)
+
+    assert merged == {"datasets": {"demo": {"path": "c"}}, "shards": 8, "segmentation": {"epochs": 4, "width": 1.0},
+                      "classification": {"epochs": 30, "variants": {"proposed": {"factor": 2}}},
+                      "synthesis": {"samples": {"melanoma": 60}, "mode": "decoupled"}}
+    assert default["segmentation"]["epochs"] == 50  # the default is not modified
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "isic2017-cpu.yaml", "isic2018-cpu.yaml"])
+def test_shipped_overlays_hold_only_what_differs(name):
+    overlay = yaml.safe_load((REPO / "config" / name).read_text())
+    default = yaml.safe_load(DEFAULT.read_text())
+
+    def repeated(changes, base, path=()):
+        for key, value in changes.items():
+            if path + (key,) in (("datasets",), ("classification", "variants"), ("synthesis", "samples")):
+                continue
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                yield from repeated(value, base[key], path + (key,))
+            elif base.get(key) == value:
+                yield ".".join(path + (key,))
+
+    assert list(repeated(overlay, default)) == []
+    assert len((REPO / "config" / "demo.yaml").read_text().splitlines()) < 60
+

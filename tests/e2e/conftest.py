@@ -13,6 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 TINY_CONFIGS = [str(REPO / "config" / "demo.yaml"), str(REPO / "tests" / "e2e" / "tiny.yaml")]
 
 

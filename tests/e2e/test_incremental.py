@@ -11,7 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import REPO, TINY_CONFIGS, snakemake
+from melanoflow.config_files import load_config
+
+from .conftest import DEFAULT_CONFIG, REPO, TINY_CONFIGS, snakemake
 
 # Rules before purification in the DAG: they must never be planned by a purification change.
 UPSTREAM_OF_PURIFICATION = {"demo_archives", "ingest_dataset", "ingest", "manifest_summary", "segment_train",
@@ -53,7 +55,7 @@ def purification_and_downstream(workdir: Path, *args: str) -> set[str]:
 
 def test_changing_a_purification_parameter_reruns_purification_and_what_follows_only(copy_run, tmp_path):
     run = copy_run()
-    demo = yaml.safe_load(Path(TINY_CONFIGS[0]).read_text())
+    demo = load_config(TINY_CONFIGS, DEFAULT_CONFIG)
     changed = tmp_path / "changed.yaml"
     threshold = demo["purification"]["improved"]["threshold"]
     changed.write_text(yaml.safe_dump({"purification": {"improved": {"threshold": threshold * 1.5}}}))
@@ -67,7 +69,7 @@ def test_changing_a_purification_parameter_reruns_purification_and_what_follows_
 def test_changing_an_unused_purification_methods_settings_reruns_nothing(copy_run, tmp_path):
     """The tiny run uses method improved: the paper's, DullRazor's and the network's settings are not read."""
     run = copy_run()
-    demo = yaml.safe_load(Path(TINY_CONFIGS[0]).read_text())["purification"]
+    demo = load_config(TINY_CONFIGS, DEFAULT_CONFIG)["purification"]
     assert demo["method"] == "improved"
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump({"purification": {
@@ -147,7 +149,7 @@ def test_changing_a_prediction_setting_does_not_retrain(copy_run, tmp_path):
     run = copy_run()
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump({"classification": {"tta": True}}))
-    assert yaml.safe_load(Path(TINY_CONFIGS[0]).read_text())["classification"]["tta"] is False
+    assert load_config(TINY_CONFIGS, DEFAULT_CONFIG)["classification"]["tta"] is False
 
     planned = {job.split("[")[0] for job in planned_jobs(run, "--configfile", *TINY_CONFIGS, str(changed))}
 

@@ -77,7 +77,9 @@ def test_a_part_without_ground_truth_is_listed_as_unscored(tmp_path, caplog):
         manifest, splits = run(tmp_path, folder)
     assert not manifest.image_id.str.startswith("ISIC_3").any()
     assert splits["unscored"]["images"] == 5 and "ISIC2018_Task3_Test_Input" in splits["unscored"]["origin"]
-    assert "ISIC2018_Task3_Test_Input has no ground truth" in caplog.text
+    command = f"snakemake predict --config predict_input={folder / 'ISIC2018_Task3_Test_Input.zip'}"
+    assert "ISIC2018_Task3_Test_Input.zip has no ground truth" in caplog.text and command in caplog.text
+    assert command in splits["unscored"]["origin"]
 
 
 @pytest.mark.parametrize("case", ["truth without input", "training without truth", "image not in metadata",

@@ -1,4 +1,6 @@
-"""Bootstrap confidence intervals for the AUCs, and for the paired difference between two classifiers.
+"""Bootstrap confidence intervals for the metrics of metrics.score_predictions that summarise a whole
+test set (AUCs, balanced multiclass accuracy, the ISIC 2018 Table 6 measures), and for the paired
+difference between two classifiers.
 
 Resampling is stratified by the true class, so every resample keeps the test set's class counts and
 every AUC stays defined. Two classifiers are compared on the same resamples of the same images (a
@@ -11,7 +13,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import mannwhitneyu
 
-from melanoflow.evaluation.metrics import probability_columns
+from melanoflow.evaluation.decision import argmax_labels
+from melanoflow.evaluation.metrics import (
+    ISIC2018_MEASURES,
+    ISIC2018_THRESHOLD,
+    class_indicators,
+    isic2018_class_rates,
+    one_vs_rest_rates,
+    probability_columns,
+)
 
 
 def stratified_resamples(labels: np.ndarray, resamples: int, seed: int) -> np.ndarray:
@@ -57,6 +67,37 @@ def resampled_aucs(
     return aucs
 
 
+def resampled_decision_measures(
+    labels: np.ndarray, probabilities: np.ndarray, classes: list[str], indices: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The decision-based metrics of metrics.score_predictions on every resample: ``balanced_accuracy``
+    and ``isic2018.<accuracy|sensitivity|specificity>``, each an array with one value per resample."""
+    is_positive = class_indicators(labels, classes)[indices]
+    # a class's recall is the sensitivity of "predicted as this class"; a tied maximum predicts no class
+    is_predicted = class_indicators(argmax_labels(probabilities, classes), classes)[indices]
+    recalls = one_vs_rest_rates(is_positive, is_predicted)["sensitivity"]
+    rates = isic2018_class_rates(is_positive, (probabilities > ISIC2018_THRESHOLD)[indices])
+    return {
+        # classes absent from the truth have no recall (NaN) and no say in the balanced accuracy
+        "balanced_accuracy": np.nanmean(recalls, axis=-1),
+        **{f"isic2018.{name}": rates[name].mean(axis=-1) for name in ISIC2018_MEASURES},
+    }
+
+
+def resampled_metrics(
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    classes: list[str],
+    indices: np.ndarray,
+    melanoma: str,
+    keratosis: str | None,
+) -> dict[str, np.ndarray]:
+    """resampled_aucs and resampled_decision_measures together."""
+    return resampled_aucs(labels, probabilities, classes, indices, melanoma, keratosis) | (
+        resampled_decision_measures(labels, probabilities, classes, indices)
+    )
+
+
 def percentile_interval(values: np.ndarray, level: float) -> list[float]:
     """The central ``level`` percentile interval of bootstrap ``values``."""
     tail = (1 - level) / 2 * 100
@@ -64,7 +105,7 @@ def percentile_interval(values: np.ndarray, level: float) -> list[float]:
     return [float(low), float(high)]
 
 
-def auc_intervals(
+def metric_intervals(
     frame: pd.DataFrame,
     classes: list[str],
     melanoma: str,
@@ -73,15 +114,15 @@ def auc_intervals(
     seed: int,
     level: float,
 ) -> dict[str, list[float]]:
-    """Percentile bootstrap intervals of every AUC of one predictions table."""
+    """Percentile bootstrap intervals of every metric of resampled_metrics, for one predictions table."""
     labels = frame["label"].to_numpy(dtype=object)
     indices = stratified_resamples(labels, resamples, seed)
     probabilities = frame[probability_columns(classes)].to_numpy(dtype=float)
-    samples = resampled_aucs(labels, probabilities, classes, indices, melanoma, keratosis)
+    samples = resampled_metrics(labels, probabilities, classes, indices, melanoma, keratosis)
     return {name: percentile_interval(values, level) for name, values in samples.items()}
 
 
-def paired_auc_differences(
+def paired_differences(
     reference: pd.DataFrame,
     candidate: pd.DataFrame,
     classes: list[str],
@@ -91,10 +132,10 @@ def paired_auc_differences(
     seed: int,
     level: float,
 ) -> dict[str, dict[str, float | list[float]]]:
-    """Candidate minus reference for every AUC, on the same resampled images.
+    """Candidate minus reference for every metric of resampled_metrics, on the same resampled images.
 
-    Per AUC: the observed ``difference``, its percentile ``interval`` and ``share_not_better``, the
-    share of resamples in which the candidate's AUC is not higher than the reference's.
+    Per metric: the observed ``difference``, its percentile ``interval`` and ``share_not_better``, the
+    share of resamples in which the candidate's value is not higher than the reference's.
     """
     keys = ["dataset", "image_id", "label"]
     if not reference[keys].reset_index(drop=True).equals(candidate[keys].reset_index(drop=True)):
@@ -108,8 +149,8 @@ def paired_auc_differences(
     observed, samples = {}, {}
     for name, frame in (("reference", reference), ("candidate", candidate)):
         probabilities = frame[columns].to_numpy(dtype=float)
-        observed[name] = resampled_aucs(labels, probabilities, classes, everything, melanoma, keratosis)
-        samples[name] = resampled_aucs(labels, probabilities, classes, indices, melanoma, keratosis)
+        observed[name] = resampled_metrics(labels, probabilities, classes, everything, melanoma, keratosis)
+        samples[name] = resampled_metrics(labels, probabilities, classes, indices, melanoma, keratosis)
     differences = {}
     for metric in samples["reference"]:
         resampled = samples["candidate"][metric] - samples["reference"][metric]

@@ -2,7 +2,9 @@
 
 ISIC 2017 ranks by the melanoma ROC AUC and the mean of the melanoma and seborrheic keratosis AUCs, and
 reports specificity at fixed melanoma sensitivities; ISIC 2018 ranks seven classes by balanced multiclass
-accuracy, where a prediction whose highest probability is shared by several classes counts as wrong.
+accuracy, where a prediction whose highest probability is shared by several classes counts as wrong, and
+its submission system also reported the thresholded accuracy, sensitivity and specificity of the paper's
+Table 6 (isic2018_measures).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from melanoflow.manifest import read_columns
 CHALLENGE_SENSITIVITIES = (0.82, 0.89, 0.95)
 
 PREDICTION_ID_COLUMNS = ("image_id", "dataset", "split", "label", "predicted")
+
+# The ISIC 2018 scorer calls a class present where its probability is above this (strictly), class by class.
+ISIC2018_THRESHOLD = 0.5
+ISIC2018_MEASURES = ("accuracy", "sensitivity", "specificity")
 
 
 def probability_columns(classes: list[str]) -> list[str]:
@@ -117,6 +123,7 @@ def score_predictions(
         },
         "accuracy": float(np.mean(predicted == labels)),
         "balanced_accuracy": balanced_multiclass_accuracy(labels, predicted),
+        "isic2018": isic2018_measures(labels, probabilities, classes),
         "undecided": int((predicted == UNDECIDED).sum()),
         "confusion_matrix": sklearn.metrics.confusion_matrix(labels, predicted, labels=classes).tolist(),
     }
@@ -137,3 +144,57 @@ def balanced_multiclass_accuracy(labels: np.ndarray, predicted: np.ndarray) -> f
         # UNDECIDED appears only among predictions; sklearn warns about that and ignores its empty row
         warnings.simplefilter("ignore", UserWarning)
         return float(sklearn.metrics.balanced_accuracy_score(labels, predicted))
+
+
+def class_indicators(labels: np.ndarray, classes: list[str]) -> np.ndarray:
+    """(..., classes) booleans: which class each label is (none for UNDECIDED)."""
+    return np.asarray(labels, dtype=object)[..., None] == np.asarray(classes, dtype=object)
+
+
+def one_vs_rest_rates(is_positive: np.ndarray, called_positive: np.ndarray) -> dict[str, np.ndarray]:
+    """Each class's accuracy, sensitivity and specificity of yes/no calls, one class against the rest.
+
+    Both arguments are booleans shaped (..., images, classes), leading axes e.g. bootstrap resamples;
+    every rate comes back shaped (..., classes). Sensitivity without positive cases and specificity
+    without negative ones are NaN.
+    """
+    images = is_positive.shape[-2]
+    positives = is_positive.sum(axis=-2)
+    true_positives = (is_positive & called_positive).sum(axis=-2)
+    true_negatives = (~is_positive & ~called_positive).sum(axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "accuracy": (true_positives + true_negatives) / images,
+            "sensitivity": true_positives / positives,
+            "specificity": true_negatives / (images - positives),
+        }
+
+
+def isic2018_class_rates(is_positive: np.ndarray, called_positive: np.ndarray) -> dict[str, np.ndarray]:
+    """one_vs_rest_rates as the ISIC 2018 scorer reports them: 1.0 where a rate is undefined.
+
+    ``called_positive``: the scorer's calls, probabilities above ISIC2018_THRESHOLD (thresholded before
+    any resampling, which then copies booleans rather than probabilities).
+    """
+    rates = one_vs_rest_rates(is_positive, called_positive)
+    return {name: np.nan_to_num(rate, nan=1.0) for name, rate in rates.items()}
+
+
+def isic2018_measures(labels: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> dict:
+    """The accuracy, sensitivity and specificity of the paper's Table 6 (ISIC 2018 Task 3): macro averages
+    over ``classes``, and each class's sensitivity and specificity.
+
+    The paper does not define them; its numbers came from the ISIC 2018 submission system, so they are
+    computed as that system's scorer (isic_challenge_scoring.classification.ClassificationScore) does:
+    each class on its own, an image is called positive where the class's probability is above 0.5 (not
+    the arg-max decision: an image can be called positive for several classes or none); accuracy,
+    sensitivity and specificity of these calls per class, 1.0 where undefined (a class without positive,
+    or without negative, cases); the leaderboard showed their unweighted means over the classes.
+    """
+    rates = isic2018_class_rates(class_indicators(labels, classes), probabilities > ISIC2018_THRESHOLD)
+    return {
+        **{name: float(rates[name].mean()) for name in ISIC2018_MEASURES},
+        "per_class": {
+            name: dict(zip(classes, rates[name].tolist(), strict=True)) for name in ("sensitivity", "specificity")
+        },
+    }

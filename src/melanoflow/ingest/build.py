@@ -70,7 +70,8 @@ def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: dict,
                     "; ".join(scan.unmatched_labels[:3]))
     for part, count in scan.unscored.items():
         log.warning("%s: %s has no ground truth: its %d images are not ingested and cannot be scored; "
-                    "`melanoflow predict` classifies them with the trained models", name, part, count)
+                    "`snakemake predict --config predict_input=%s` classifies them with the trained models",
+                    name, part, count, part)
     mapping = dataset.get("labels") or {label: label for label in classes}
     with ThreadPoolExecutor(max(threads, 1)) as pool:
         jobs = [pool.submit(extract, name, candidate, mapping, classes, settings["max_pixels"], Path(images_dir))
@@ -92,8 +93,10 @@ def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: dict,
         return pd.DataFrame(columns=IMAGES_SCHEMA.names), quarantined, {}
     table, sources = assign_splits(pd.DataFrame(rows), {name: dataset}, settings["split"], seed)
     if scan.unscored:
-        sources[name][UNSCORED] = {"origin": "no ground truth: not ingested, not scored ("
-                                   + ", ".join(scan.unscored) + ")", "images": sum(scan.unscored.values())}
+        sources[name][UNSCORED] = {
+            "origin": "no ground truth, so not ingested and not scored; predicted by "
+                      + " and ".join(f"`snakemake predict --config predict_input={part}`" for part in scan.unscored),
+            "images": sum(scan.unscored.values())}
     return table, quarantined, sources[name]
 
 

@@ -51,7 +51,7 @@ class Candidate:
 class Scan:
     candidates: list[Candidate] = field(default_factory=list)
     unmatched_labels: list[str] = field(default_factory=list)  # messages: labels without an image
-    unscored: dict[str, int] = field(default_factory=dict)  # part without ground truth -> its image count
+    unscored: dict[str, int] = field(default_factory=dict)  # path of a part without ground truth -> its images
 
 
 def open_entries(folder: Path, limits: Limits) -> dict[str, Archive | Path]:
@@ -242,7 +242,7 @@ def read_isic2018_task3(folder: Path, limits: Limits, dataset: dict) -> Scan:
             if part == "Training":
                 raise BadInputError(f"{folder}: ISIC2018_Task3_Training_Input has no "
                                     "ISIC2018_Task3_Training_GroundTruth.csv (zipped or unpacked)")
-            scan.unscored[f"ISIC2018_Task3_{part}_Input"] = len(images)
+            scan.unscored[str(inputs.path)] = len(images)
             continue
         frame, where = read_csv(truth[0], truth[1], ["image_id", *ISIC2018_CODES])
         labels = one_hot_labels(frame.astype({code: float for code in ISIC2018_CODES}), list(ISIC2018_CODES), where, None)
