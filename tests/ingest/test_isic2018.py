@@ -2,13 +2,18 @@
 
 import json
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from melanoflow.ingest.build import ingest
 from melanoflow.io import BadInputError, read_mask
 
+from ..conftest import REPO
 from .archives import ISIC2018_CODES, png_mask, write_isic2018_part, zip_bytes
 
 CLASSES = ["melanoma", "nevus", "basal_cell_carcinoma", "actinic_keratosis", "benign_keratosis",
@@ -77,9 +82,9 @@ def test_a_part_without_ground_truth_is_listed_as_unscored(tmp_path, caplog):
         manifest, splits = run(tmp_path, folder)
     assert not manifest.image_id.str.startswith("ISIC_3").any()
     assert splits["unscored"]["images"] == 5 and "ISIC2018_Task3_Test_Input" in splits["unscored"]["origin"]
-    command = f"snakemake predict --config predict_input={folder / 'ISIC2018_Task3_Test_Input.zip'}"
-    assert "ISIC2018_Task3_Test_Input.zip has no ground truth" in caplog.text and command in caplog.text
-    assert command in splits["unscored"]["origin"]
+    target = "results/predict/unscored/isic2018/ISIC2018_Task3_Test_Input"
+    assert "ISIC2018_Task3_Test_Input.zip has no ground truth" in caplog.text and target in caplog.text
+    assert target in splits["unscored"]["origin"]
 
 
 @pytest.mark.parametrize("case", ["truth without input", "training without truth", "image not in metadata",
@@ -131,3 +136,20 @@ def test_real_ham10000_release(tmp_path, shared_data):
     shares = manifest.groupby("split").label.value_counts(normalize=True).unstack()
     assert (shares.sub(manifest.label.value_counts(normalize=True)).abs() < 0.03).all().all()
     assert 0.18 <= (manifest.split == "test").mean() <= 0.22 and 0.18 <= (manifest.split == "val").mean() <= 0.22
+
+
+def test_the_workflow_predicts_a_part_without_ground_truth(tmp_path):
+    """The DAG finds the unlabelled test input before ingest runs and plans its prediction, not its scoring."""
+    folder = tmp_path / "isic2018"
+    write_isic2018_part(folder, "Training", ids(1, 14))
+    write_isic2018_part(folder, "Test", ids(3, 5), truth=False)
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({"datasets": {"ham10000": {
+        "format": "isic2018_task3", "path": str(folder), "labels": LABELS, "split": "official"}}}))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(tmp_path / "run"),
+         "--configfile", str(REPO / "config" / "isic2018-cpu.yaml"), str(overlay), "--cores", "1", "-n"],
+        capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "results/predict/unscored/ham10000/ISIC2018_Task3_Test_Input" in result.stdout
+    assert str(folder / "ISIC2018_Task3_Test_Input.zip") in result.stdout

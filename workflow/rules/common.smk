@@ -380,9 +380,32 @@ def predict_input(wildcards):
     return config["predict_input"]
 
 
+def unscored_parts():
+    """{prediction folder: input archive} of the archive parts without ground truth, which ingest leaves
+    out: the run predicts them with the predict command's settings, and nothing scores them."""
+    from melanoflow.ingest.archive import Limits
+    from melanoflow.ingest.build import unscored_predictions_dir
+    from melanoflow.ingest.readers import isic2018_unscored_inputs
+
+    limits = Limits(
+        config["ingest"]["max_uncompressed_bytes"],
+        config["ingest"]["max_compression_ratio"],
+    )
+    return {
+        unscored_predictions_dir(name, part): str(part)
+        for name, dataset in config["datasets"].items()
+        if dataset["format"] == "isic2018_task3"
+        for part in isic2018_unscored_inputs(Path(dataset["path"]), limits)
+    }
+
+
+UNSCORED_PARTS = unscored_parts()
+
+
 def all_targets():
     return (
-        ingest_targets()
+        list(UNSCORED_PARTS)
+        + ingest_targets()
         + segmentation_targets()
         + purification_targets()
         + synthesis_targets()

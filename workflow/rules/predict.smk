@@ -48,6 +48,35 @@ rule predict_shard:
         "../scripts/predict_shard.py"
 
 
+rule predict_unscored:
+    input:
+        unpack(predict_model_inputs),
+        images=lambda wildcards: UNSCORED_PARTS[
+            f"{RESULTS}/predict/unscored/{wildcards.dataset}/{wildcards.part}"
+        ],
+        code=script_code("predict_unscored"),
+    output:
+        directory(f"{RESULTS}/predict/unscored/{{dataset}}/{{part}}"),
+    log:
+        f"{RESULTS}/logs/predict/unscored_{{dataset}}_{{part}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/predict/unscored_{{dataset}}_{{part}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 2
+    resources:
+        gpu=1 if config["predict_device"].startswith("cuda") else 0,
+    params:
+        results=lambda wildcards, input: os.path.dirname(
+            os.path.dirname(input.settings)
+        ),
+        variant=config["predict_variant"],
+        tta=config["predict_tta"],
+        device=config["predict_device"],
+    script:
+        "../scripts/predict_unscored.py"
+
+
 rule predict_merge:
     input:
         shards=expand(f"{RESULTS}/predict/shards/{{shard}}", shard=SHARDS),

@@ -1,8 +1,12 @@
-"""Per-variant metrics files and the comparison of all variants with the paper's Tables 3 and 4.
+"""Per-variant metrics files and the comparison of all variants with the paper's published numbers.
 
 ``evaluate_variant`` writes ``results/reports/<variant>/metrics.json``; ``compare_variants`` writes
 ``comparison.csv``, a Markdown and an HTML summary (the paper's numbers beside ours, and whether the
 proposed classifier beats the baseline by the paired bootstrap) and the ROC and confusion figures.
+
+What the comparison leads with follows the run's challenge (a Headline): with a keratosis class the
+ISIC 2017 AUCs beside the paper's Tables 3 and 4, without one (seven ISIC 2018 Task 3 classes) balanced
+multiclass accuracy, the AUCs and the supplement's Table 6 measures beside Table 6.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ import json
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from melanoflow import io
 from melanoflow.evaluation import bootstrap, figures
-from melanoflow.evaluation.metrics import read_predictions, score_predictions
+from melanoflow.evaluation.metrics import ISIC2018_MEASURES, read_predictions, score_predictions
 from melanoflow.manifest import UNSCORED
 
 log = logging.getLogger(__name__)
@@ -40,15 +45,151 @@ PAPER_ROWS = [
     {"model": "ISIC 2017 Top SK", "spec_0.82": 0.727, "spec_0.89": 0.555, "spec_0.95": 0.404},
     {"model": "ISIC 2017 Top M", "spec_0.82": 0.747, "spec_0.89": 0.590, "spec_0.95": 0.395},
 ]
-PAPER_SOURCE = "paper (ISIC 2017 test set; other data)"
-PAPER_NOTE = (
-    "Rows marked 'paper' are the published numbers (Tables 3 and 4) on the ISIC 2017 test set with "
-    "models trained on other data; they are not comparable measurements of this run."
-)
-HEADLINE_AUCS = ("melanoma_auc", "mean_auc", "macro_auc")
+# The supplement's Table 6: ISIC 2018 Task 3 test set, scored by the challenge's submission system (the
+# thresholded measures of metrics.isic2018_measures).
+TABLE6_ROWS = [
+    {
+        "model": "classifier with test-time purification",
+        "isic2018.accuracy": 0.717,
+        "isic2018.sensitivity": 0.754,
+        "isic2018.specificity": 0.837,
+    },
+    {
+        "model": "classifier without test-time purification",
+        "isic2018.accuracy": 0.675,
+        "isic2018.sensitivity": 0.561,
+        "isic2018.specificity": 0.954,
+    },
+]
 # The classical floor's predictions (logistic regression on lesion features): every deep variant must beat it.
 CLASSICAL_FLOOR = "classical_floor"
 SPEC_LABEL = "spec. @ sens. "  # then the target sensitivity: the summary's specificity columns
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the summary table: ``metric`` (a key of bootstrap.resampled_metrics, or ``accuracy``)
+    with its interval, its paired difference to the baseline, or its bare value (``kind``); or, with
+    kind ``specificities``, one column per configured melanoma sensitivity."""
+
+    metric: str
+    name: str
+    kind: str = "interval"
+
+    @property
+    def header(self) -> str:
+        return f"Δ {self.name} vs baseline" if self.kind == "difference" else self.name
+
+
+SPECIFICITIES = Column("specificity_at_sensitivity", SPEC_LABEL, "specificities")
+
+
+@dataclass(frozen=True)
+class Headline:
+    """What a run's comparison leads with, and the paper's rows shown beside it."""
+
+    title: str  # the HTML summary's heading
+    measured: str  # what the front page's table holds
+    compared: tuple[str, ...]  # metrics with interval and paired difference in comparison.csv, in order
+    columns: tuple[Column, ...]  # the summary table after model and source, in order
+    front_page: tuple[Column, ...]  # the front page's columns after the model (then the specificities)
+    judged: tuple[tuple[str, str], ...]  # (metric, name in the verdict sentences), in order
+    paper_rows: tuple[dict, ...]  # the paper's numbers, keyed like ``columns``' metrics
+    paper_tables: str  # where in the paper ``paper_rows`` are
+    test_set: str  # what the paper measured them on
+    notes: tuple[str, ...] = ()  # definitions shown with the verdicts
+
+    @property
+    def paper_source(self) -> str:
+        return f"paper ({self.test_set}; other data)"
+
+    @property
+    def paper_note(self) -> str:
+        return (
+            f"Rows marked 'paper' are the published numbers ({self.paper_tables}) on the {self.test_set} with "
+            "models trained on other data; they are not comparable measurements of this run."
+        )
+
+
+ISIC2017 = Headline(
+    title="Classifier comparison: ROC AUC and specificity (ISIC 2017 metrics)",
+    measured="AUCs",
+    compared=("melanoma_auc", "mean_auc", "macro_auc"),
+    columns=(
+        Column("melanoma_auc", "melanoma AUC"),
+        Column("mean_auc", "mean AUC"),
+        SPECIFICITIES,
+        Column("accuracy", "accuracy", "value"),
+        Column("melanoma_auc", "melanoma AUC", "difference"),
+        Column("mean_auc", "mean AUC", "difference"),
+    ),
+    front_page=(
+        Column("melanoma_auc", "melanoma AUC"),
+        Column("mean_auc", "mean AUC"),
+        Column("melanoma_auc", "melanoma AUC", "difference"),
+    ),
+    judged=(("melanoma_auc", "Melanoma ROC AUC"), ("mean_auc", "Mean ROC AUC")),
+    paper_rows=tuple(PAPER_ROWS),
+    paper_tables="Tables 3 and 4",
+    test_set="ISIC 2017 test set",
+)
+PAPER_SOURCE = ISIC2017.paper_source
+PAPER_NOTE = ISIC2017.paper_note
+TABLE6_NOTE = (
+    "Table 6 measures, as the ISIC 2018 submission system computed the paper's: one class against the "
+    "rest, an image counts as called where the class's probability is above 0.5; each class's accuracy, "
+    "sensitivity and specificity of these calls (1.0 where undefined), averaged over the classes."
+)
+
+
+def isic2018_headline(classes: list[str], melanoma: str) -> Headline:
+    """A seven-class ISIC 2018 Task 3 run: balanced multiclass accuracy (the challenge's ranking) and its
+    difference to the baseline first, then the AUCs, the supplement's Table 6 measures, each class's AUC."""
+    leading = (
+        Column("balanced_accuracy", "balanced accuracy"),
+        Column("balanced_accuracy", "balanced accuracy", "difference"),
+        Column("macro_auc", "macro AUC"),
+        Column("melanoma_auc", "melanoma AUC"),
+        *(Column(f"isic2018.{name}", f"{name} (Table 6)") for name in ISIC2018_MEASURES),
+    )
+    per_class = tuple(Column(f"auc.{name}", f"{name} AUC") for name in classes if name != melanoma)
+    return Headline(
+        title="Classifier comparison: balanced multiclass accuracy, ROC AUC and Table 6 measures (ISIC 2018 metrics)",
+        measured="balanced accuracy, AUCs and Table 6 measures",
+        compared=tuple(column.metric for column in leading + per_class if column.kind == "interval"),
+        columns=(
+            *leading,
+            *per_class,
+            SPECIFICITIES,
+            Column("macro_auc", "macro AUC", "difference"),
+            Column("melanoma_auc", "melanoma AUC", "difference"),
+        ),
+        front_page=leading,
+        judged=(
+            ("balanced_accuracy", "Balanced multiclass accuracy"),
+            ("macro_auc", "Macro ROC AUC"),
+            ("melanoma_auc", "Melanoma ROC AUC"),
+        ),
+        paper_rows=tuple(TABLE6_ROWS),
+        paper_tables="the supplement's Table 6",
+        test_set="ISIC 2018 Task 3 test set",
+        notes=(TABLE6_NOTE,),
+    )
+
+
+def run_headline(classes: list[str], melanoma: str, keratosis: str | None) -> Headline:
+    """ISIC 2017's headline where the run has a keratosis class, ISIC 2018's without one."""
+    return ISIC2017 if keratosis is not None else isic2018_headline(classes, melanoma)
+
+
+def metric_value(scores: Mapping, metric: str) -> float:
+    """A metric of metrics.score_predictions' output by its bootstrap key ('auc.nevus': scores['auc']['nevus'])."""
+    group, _, name = metric.partition(".")
+    return scores[group][name] if name else scores[group]
+
+
+def csv_column(metric: str) -> str:
+    return metric.replace(".", "_")
 
 
 def scoring_arguments(params: Mapping) -> dict:
@@ -68,27 +209,28 @@ def bootstrap_arguments(params: Mapping) -> dict:
 
 
 def variant_scores(frame: pd.DataFrame, params: Mapping, variant: str, split: str) -> dict:
-    """Every ISIC metric of one variant's predictions on one split, with bootstrap intervals of its AUCs."""
+    """Every ISIC metric of one variant's predictions on one split, with bootstrap intervals of its AUCs,
+    balanced accuracy and Table 6 measures."""
     scoring = scoring_arguments(params)
     scores = score_predictions(frame, sensitivities=tuple(params["sensitivities"]), **scoring)
-    scores["intervals"] = bootstrap.auc_intervals(frame, **scoring, **bootstrap_arguments(params))
+    scores["intervals"] = bootstrap.metric_intervals(frame, **scoring, **bootstrap_arguments(params))
     scores |= {"variant": variant, "split": split}
     scores["bootstrap"] = dict(params["bootstrap"], seed=params["seed"], stratified_by="true class")
     log.info(
-        "%s: melanoma AUC %.3f %s, mean AUC %.3f %s on %d %s images",
+        "%s on %d %s images: %s",
         variant,
-        scores["melanoma_auc"],
-        scores["intervals"]["melanoma_auc"],
-        scores["mean_auc"],
-        scores["intervals"]["mean_auc"],
         len(frame),
         split,
+        ", ".join(
+            f"{name} {metric_value(scores, metric):.3f} {scores['intervals'][metric]}"
+            for metric, name in run_headline(**scoring).judged
+        ),
     )
     return scores
 
 
 def evaluate_variant(predictions: str, metrics_path: str, params: Mapping, variant: str, split: str = "test") -> None:
-    """Score the ``split`` rows of one predictions table, with bootstrap intervals of its AUCs."""
+    """Score the ``split`` rows of one predictions table, with bootstrap intervals (variant_scores)."""
     frame = read_predictions(predictions, list(params["classes"]), split)
     io.write_json(metrics_path, variant_scores(frame, params, variant, split))
 
@@ -111,9 +253,10 @@ def comparison_table(
     differences: Mapping[str, dict],
     classifiers: Mapping[str, dict],
     sensitivities,
+    headline: Headline = ISIC2017,
 ) -> pd.DataFrame:
-    """One row per variant: AUCs with interval bounds, specificities, accuracies and the paired
-    difference of each AUC to the baseline (empty for the baseline itself)."""
+    """One row per variant: the headline's metrics with interval bounds, specificities, accuracies and
+    the paired difference of each headline metric to the baseline (empty for the baseline itself)."""
     rows = []
     for variant, variant_scores in scores.items():
         row = {
@@ -122,29 +265,33 @@ def comparison_table(
             "arch": classifiers[variant]["arch"],
             "pretrained": classifiers[variant]["pretrained"],
         }
-        for metric in HEADLINE_AUCS:
+        # a class absent from the test set has no AUC, hence no interval: its columns stay empty
+        compared = [metric for metric in headline.compared if metric in variant_scores["intervals"]]
+        for metric in compared:
             low, high = variant_scores["intervals"][metric]
-            row |= {metric: variant_scores[metric], f"{metric}_low": low, f"{metric}_high": high}
+            column = csv_column(metric)
+            row |= {column: metric_value(variant_scores, metric), f"{column}_low": low, f"{column}_high": high}
         for target in sensitivities:
             row[f"spec_{target:.2f}"] = variant_scores["specificity_at_sensitivity"][f"{target:.2f}"]
         row |= {
             "accuracy": variant_scores["accuracy"],
             "balanced_accuracy": variant_scores["balanced_accuracy"],
         }
-        for metric, difference in differences.get(variant, {}).items():
-            if metric in HEADLINE_AUCS:
+        for metric in compared:
+            if metric in differences.get(variant, {}):
+                difference, column = differences[variant][metric], csv_column(metric)
                 row |= {
-                    f"{metric}_diff": difference["difference"],
-                    f"{metric}_diff_low": difference["interval"][0],
-                    f"{metric}_diff_high": difference["interval"][1],
-                    f"{metric}_share_not_better": difference["share_not_better"],
+                    f"{column}_diff": difference["difference"],
+                    f"{column}_diff_low": difference["interval"][0],
+                    f"{column}_diff_high": difference["interval"][1],
+                    f"{column}_share_not_better": difference["share_not_better"],
                 }
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def verdict(baseline: str, proposed: str, difference: Mapping, metric_name: str, level: float) -> str:
-    """One sentence: does ``proposed`` beat ``baseline`` on this AUC, by the paired bootstrap interval?"""
+    """One sentence: does ``proposed`` beat ``baseline`` on this metric, by the paired bootstrap interval?"""
     low, high = difference["interval"]
     if low > 0:
         outcome = f"{proposed} beats {baseline}"
@@ -165,44 +312,49 @@ def model_description(arch: str, pretrained: bool | None) -> str:
     return f"{arch}, {'ImageNet' if pretrained else 'random'} init"
 
 
-def summary_rows(table: pd.DataFrame, sensitivities, split: str = "test") -> pd.DataFrame:
-    """The Markdown/HTML table: our variants with intervals, then the paper's rows, clearly labelled."""
+def summary_rows(
+    table: pd.DataFrame, sensitivities, split: str = "test", headline: Headline = ISIC2017
+) -> pd.DataFrame:
+    """The Markdown/HTML table: our variants with intervals, then the paper's rows, clearly labelled.
 
-    def with_interval(row, metric):
-        return f"{row[metric]:.3f} [{row[f'{metric}_low']:.3f}, {row[f'{metric}_high']:.3f}]"
-
-    def difference(row, metric):
-        if pd.isna(row[f"{metric}_diff"]):
-            return ""
-        return f"{row[f'{metric}_diff']:+.3f} [{row[f'{metric}_diff_low']:+.3f}, {row[f'{metric}_diff_high']:+.3f}]"
-
+    ``table``: comparison_table's; its columns follow ``headline``.
+    """
     spec_columns = {f"spec_{target:.2f}": f"{SPEC_LABEL}{target:.0%}" for target in sensitivities}
+
+    def our_cells(row, column: Column) -> dict[str, str]:
+        name = csv_column(column.metric)
+        if column.kind == "specificities":
+            return {label: f"{row[key]:.3f}" for key, label in spec_columns.items()}
+        if column.kind == "difference":
+            if pd.isna(row.get(f"{name}_diff")):
+                return {column.header: ""}
+            low, high = row[f"{name}_diff_low"], row[f"{name}_diff_high"]
+            return {column.header: f"{row[f'{name}_diff']:+.3f} [{low:+.3f}, {high:+.3f}]"}
+        if pd.isna(row.get(name)):
+            return {column.header: ""}
+        interval = f" [{row[f'{name}_low']:.3f}, {row[f'{name}_high']:.3f}]" if column.kind == "interval" else ""
+        return {column.header: f"{row[name]:.3f}{interval}"}
+
+    def paper_cells(row, column: Column) -> dict[str, str]:
+        if column.kind == "specificities":
+            return {label: f"{row[key]:.3f}" if key in row else "" for key, label in spec_columns.items()}
+        shown = column.kind != "difference" and column.metric in row
+        return {column.header: f"{row[column.metric]:.3f}" if shown else ""}
+
     ours = [
         {
             "model": f"{row['variant']} ({model_description(row['arch'], row['pretrained'])})",
             "source": f"this run ({split} split)",
-            "melanoma AUC": with_interval(row, "melanoma_auc"),
-            "mean AUC": with_interval(row, "mean_auc"),
-            **{label: f"{row[column]:.3f}" for column, label in spec_columns.items()},
-            "accuracy": f"{row['accuracy']:.3f}",
-            "Δ melanoma AUC vs baseline": difference(row, "melanoma_auc"),
-            "Δ mean AUC vs baseline": difference(row, "mean_auc"),
         }
+        | {header: cell for column in headline.columns for header, cell in our_cells(row, column).items()}
         for _, row in table.iterrows()
     ]
     paper = [
-        {
-            "model": row["model"],
-            "source": PAPER_SOURCE,
-            "melanoma AUC": f"{row['melanoma_auc']:.3f}" if "melanoma_auc" in row else "",
-            "mean AUC": f"{row['mean_auc']:.3f}" if "mean_auc" in row else "",
-            **{
-                label: f"{row[column]:.3f}" if column in row else "" for column, label in spec_columns.items()
-            },
-        }
-        for row in PAPER_ROWS
+        {"model": row["model"], "source": headline.paper_source}
+        | {header: cell for column in headline.columns for header, cell in paper_cells(row, column).items()}
+        for row in headline.paper_rows
     ]
-    return pd.DataFrame(ours + paper).fillna("")
+    return pd.DataFrame(ours + paper)
 
 
 def summary_texts(
@@ -214,8 +366,9 @@ def summary_texts(
     over_floor: Mapping[str, dict] | None = None,
 ) -> list[str]:
     """The verdict sentences and any warnings, in the order the summary shows them. ``over_floor``: each
-    deep variant's paired AUC differences to the classical floor, which every deep model must beat."""
+    deep variant's paired differences to the classical floor, which every deep model must beat."""
     baseline, proposed, level = params["baseline"], params["proposed"], params["bootstrap"]["level"]
+    headline = run_headline(**scoring_arguments(params))
     n_images = scores[baseline]["n_images"]
     texts = [
         f"Bootstrap: {params['bootstrap']['resamples']} resamples stratified by true class, paired across "
@@ -229,12 +382,12 @@ def summary_texts(
     if proposed in differences:
         texts += [
             verdict(baseline, proposed, differences[proposed][metric], name, level)
-            for metric, name in (("melanoma_auc", "Melanoma ROC AUC"), ("mean_auc", "Mean ROC AUC"))
+            for metric, name in headline.judged
         ]
     for variant, floor_differences in (over_floor or {}).items():
         texts += [
             verdict(CLASSICAL_FLOOR, variant, floor_differences[metric], name, level)
-            for metric, name in (("melanoma_auc", "Melanoma ROC AUC"), ("mean_auc", "Mean ROC AUC"))
+            for metric, name in headline.judged
         ]
     texts += [
         f"Warning: classifier {variant!r} was trained without ImageNet weights (pretrained: false); the "
@@ -242,7 +395,7 @@ def summary_texts(
         for variant, meta in classifiers.items()
         if meta["pretrained"] is False
     ]
-    texts.append(PAPER_NOTE)
+    texts += [*headline.notes, headline.paper_note]
     return texts
 
 
@@ -261,6 +414,7 @@ def compare_variants(
     are the variants' metrics files (None: scored here). ``checkpoints`` are the variants' classifiers,
     read for how they were initialised (the summary warns where ImageNet weights were missing)."""
     scoring = scoring_arguments(params)
+    headline = run_headline(**scoring)
     frames = {variant: read_predictions(path, scoring["classes"], split) for variant, path in predictions.items()}
     if metrics is None:
         scores = {variant: variant_scores(frame, params, variant, split) for variant, frame in frames.items()}
@@ -280,24 +434,24 @@ def compare_variants(
                 "a paired comparison needs both classifiers' predictions on the same images"
             )
     differences = {
-        variant: bootstrap.paired_auc_differences(
+        variant: bootstrap.paired_differences(
             frames[baseline], frame, **scoring, **bootstrap_arguments(params)
         )
         for variant, frame in frames.items()
         if variant != baseline
     }
     over_floor = {
-        variant: bootstrap.paired_auc_differences(
+        variant: bootstrap.paired_differences(
             frames[CLASSICAL_FLOOR], frame, **scoring, **bootstrap_arguments(params)
         )
         for variant, frame in frames.items()
         if CLASSICAL_FLOOR in frames and variant != CLASSICAL_FLOOR
     }
     classifiers = {variant: read_classifier_metadata(path) for variant, path in checkpoints.items()}
-    table = comparison_table(scores, differences, classifiers, params["sensitivities"])
+    table = comparison_table(scores, differences, classifiers, params["sensitivities"], headline)
     with io.atomic_path(outputs["table"]) as tmp:
         table.to_csv(tmp, index=False)
-    rows = summary_rows(table, params["sensitivities"], split)
+    rows = summary_rows(table, params["sensitivities"], split, headline)
     texts = summary_texts(scores, differences, classifiers, params, split, over_floor)
     for text in texts:
         log.info("%s", text)
@@ -306,23 +460,23 @@ def compare_variants(
         rows.to_markdown(index=False, disable_numparse=True) + "\n\n" + "\n\n".join(texts) + "\n",
     )
     if "html" in outputs:
-        io.write_text(outputs["html"], summary_html(rows, texts))
+        io.write_text(outputs["html"], summary_html(rows, texts, headline))
     if "front_page" in outputs:
         split_summary = json.loads(Path(splits).read_text()) if splits else None
-        io.write_text(outputs["front_page"], front_page(rows, texts, split_summary, split))
+        io.write_text(outputs["front_page"], front_page(rows, texts, split_summary, split, headline))
     if "roc" in outputs:
         io.write_figure(outputs["roc"], figures.plot_roc_curves(frames, scores, scoring["classes"]))
     if "confusion" in outputs:
         io.write_figure(outputs["confusion"], figures.plot_confusion_matrices(scores, scoring["classes"]))
 
 
-def summary_html(rows: pd.DataFrame, texts: list[str]) -> str:
+def summary_html(rows: pd.DataFrame, texts: list[str], headline: Headline = ISIC2017) -> str:
     paragraphs = "\n".join(f"<p>{html.escape(text)}</p>" for text in texts)
     return (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>melanoflow: classifier comparison</title>"
         "<style>body{font-family:sans-serif;font-size:14px} table{border-collapse:collapse}"
         "td,th{border:1px solid #bbb;padding:3px 6px;text-align:left}</style></head><body>"
-        f"<h2>Classifier comparison: ROC AUC and specificity (ISIC 2017 metrics)</h2>"
+        f"<h2>{html.escape(headline.title)}</h2>"
         f"{rows.to_html(index=False, border=0)}\n{paragraphs}</body></html>\n"
     )
 
@@ -353,26 +507,32 @@ def split_lines(splits: Mapping) -> list[str]:
     ]
 
 
-def front_page(rows: pd.DataFrame, texts: list[str], splits: Mapping | None = None, split: str = "test") -> str:
+def front_page(
+    rows: pd.DataFrame,
+    texts: list[str],
+    splits: Mapping | None = None,
+    split: str = "test",
+    headline: Headline = ISIC2017,
+) -> str:
     """The report's landing page (reStructuredText; workflow/report/workflow.rst includes it), narrow
     enough for the column beside the workflow graph: the verdict sentences, this run's variants with
     intervals, where the splits came from (``splits``: the ingest's splits.json), and that the paper's
-    published rows, beside ours in the full comparison, are other data."""
-    ours = rows.loc[rows["source"] != PAPER_SOURCE]
+    published rows, beside ours in the full comparison, are other data. ``rows``: summary_rows'."""
+    ours = rows.loc[rows["source"] != headline.paper_source]
     specificities = [column for column in rows if column.startswith(SPEC_LABEL)]
-    table = ours[["model", "melanoma AUC", "mean AUC", "Δ melanoma AUC vs baseline"]].copy()
+    table = ours[["model", *(column.header for column in headline.front_page)]].copy()
     table[SPEC_LABEL + " / ".join(column.removeprefix(SPEC_LABEL) for column in specificities)] = [
         " / ".join(values) for values in ours[specificities].astype(str).to_numpy().tolist()
     ]
     parts = [f"**The answer of this run** (classifiers compared on the {split} split)"]
-    parts += [rst_text(text) for text in texts if text != PAPER_NOTE]
-    parts.append(rst_table(table, f"This run, {split} split: AUCs with bootstrap intervals [low, high]"))
+    parts += [rst_text(text) for text in texts if text != headline.paper_note]
+    parts.append(rst_table(table, f"This run, {split} split: {headline.measured} with bootstrap intervals [low, high]"))
     if splits:
         parts.append("**Where the splits came from** (ingest):")
         parts.append("\n".join(f"- {rst_text(line)}" for line in split_lines(splits)))
     parts.append(
-        "The paper's published numbers (Tables 3 and 4: the ISIC 2017 test set, models trained on other "
-        "data) stand beside these rows in the full comparison (6. Comparison); they are not comparable "
+        f"The paper's published numbers ({headline.paper_tables}: the {headline.test_set}, models trained on "
+        "other data) stand beside these rows in the full comparison (6. Comparison); they are not comparable "
         "measurements of this run."
     )
     return "\n\n".join(parts) + "\n"

@@ -69,9 +69,8 @@ def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: dict,
         log.warning("%s: %d label rows have no image, e.g. %s", name, len(scan.unmatched_labels),
                     "; ".join(scan.unmatched_labels[:3]))
     for part, count in scan.unscored.items():
-        log.warning("%s: %s has no ground truth: its %d images are not ingested and cannot be scored; "
-                    "`snakemake predict --config predict_input=%s` classifies them with the trained models",
-                    name, part, count, part)
+        log.warning("%s: %s has no ground truth: its %d images are not ingested and cannot be scored; the "
+                    "workflow predicts them into %s", name, part, count, unscored_predictions_dir(name, part))
     mapping = dataset.get("labels") or {label: label for label in classes}
     with ThreadPoolExecutor(max(threads, 1)) as pool:
         jobs = [pool.submit(extract, name, candidate, mapping, classes, settings["max_pixels"], Path(images_dir))
@@ -94,10 +93,15 @@ def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: dict,
     table, sources = assign_splits(pd.DataFrame(rows), {name: dataset}, settings["split"], seed)
     if scan.unscored:
         sources[name][UNSCORED] = {
-            "origin": "no ground truth, so not ingested and not scored; predicted by "
-                      + " and ".join(f"`snakemake predict --config predict_input={part}`" for part in scan.unscored),
+            "origin": "no ground truth, so not ingested and not scored; predicted into "
+                      + " and ".join(unscored_predictions_dir(name, part) for part in scan.unscored),
             "images": sum(scan.unscored.values())}
     return table, quarantined, sources[name]
+
+
+def unscored_predictions_dir(dataset: str, part: str | Path) -> str:
+    """Where the workflow's predict_unscored rule writes its predictions of an unlabelled archive part."""
+    return f"results/predict/unscored/{dataset}/{Path(part).name.removesuffix('.zip')}"
 
 
 def merge_datasets(parts: list[tuple[pd.DataFrame, pd.DataFrame, dict]]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:

@@ -213,6 +213,33 @@ def read_isic2018_lesion_ids(entries: dict[str, Archive | Path]) -> tuple[dict[s
     return lesion_ids, where
 
 
+def isic2018_parts(folder: Path, entries: dict[str, Archive | Path]) -> dict[str, tuple[Archive, tuple | None]]:
+    """Part name -> (its input archive, its ground-truth CSV or None) for the parts present. Ground truth
+    without its input is an error, and so is a Training part without ground truth."""
+    parts = {}
+    for part in ISIC2018_PARTS:
+        inputs = entries.get(f"ISIC2018_Task3_{part}_Input") or entries.get(f"ISIC2018_Task3_{part}_Input.zip")
+        truth = find_member(entries, rf"(^|/)ISIC2018_Task3_{part}_GroundTruth\.csv$")
+        if inputs is None:
+            if truth is not None:
+                raise BadInputError(f"{folder}: ISIC2018_Task3_{part}_GroundTruth.csv is present but its images "
+                                    f"(ISIC2018_Task3_{part}_Input, folder or zip) are missing")
+            continue
+        if truth is None and part == "Training":
+            raise BadInputError(f"{folder}: ISIC2018_Task3_Training_Input has no "
+                                "ISIC2018_Task3_Training_GroundTruth.csv (zipped or unpacked)")
+        parts[part] = (inputs, truth)
+    return parts
+
+
+def isic2018_unscored_inputs(folder: Path, limits: Limits) -> list[Path]:
+    """The input archives (zip or folder) of the parts without ground truth: predicted, never scored."""
+    if not folder.is_dir():
+        return []
+    parts = isic2018_parts(folder, open_entries(folder, limits))
+    return [inputs.path for inputs, truth in parts.values() if truth is None]
+
+
 def read_isic2018_task3(folder: Path, limits: Limits, dataset: dict) -> Scan:
     """ISIC 2018 Task 3 as released: Training / Validation / Test inputs with their one-hot ground truth,
     zipped or unpacked, lesion ids and lesion masks when present.
@@ -229,19 +256,9 @@ def read_isic2018_task3(folder: Path, limits: Limits, dataset: dict) -> Scan:
             masks.update({stem.removesuffix("_segmentation"): member
                           for stem, member in image_members(entry).items() if stem.endswith("_segmentation")})
     scan = Scan()
-    for part in ISIC2018_PARTS:
-        inputs = entries.get(f"ISIC2018_Task3_{part}_Input") or entries.get(f"ISIC2018_Task3_{part}_Input.zip")
-        truth = find_member(entries, rf"(^|/)ISIC2018_Task3_{part}_GroundTruth\.csv$")
-        if inputs is None:
-            if truth is not None:
-                raise BadInputError(f"{folder}: ISIC2018_Task3_{part}_GroundTruth.csv is present but its images "
-                                    f"(ISIC2018_Task3_{part}_Input, folder or zip) are missing")
-            continue
+    for part, (inputs, truth) in isic2018_parts(folder, entries).items():
         images = image_members(inputs)
         if truth is None:
-            if part == "Training":
-                raise BadInputError(f"{folder}: ISIC2018_Task3_Training_Input has no "
-                                    "ISIC2018_Task3_Training_GroundTruth.csv (zipped or unpacked)")
             scan.unscored[str(inputs.path)] = len(images)
             continue
         frame, where = read_csv(truth[0], truth[1], ["image_id", *ISIC2018_CODES])
