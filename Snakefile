@@ -33,6 +33,7 @@ include: "workflow/rules/purify.smk"
 include: "workflow/rules/synthesize.smk"
 include: "workflow/rules/classify.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/artefacts.smk"
 include: "workflow/rules/predict.smk"
 
 

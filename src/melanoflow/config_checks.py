@@ -39,6 +39,10 @@ def config_problems(config: Mapping) -> list[str]:
     expect("evaluation.melanoma_class", [evaluation["melanoma_class"]], classes, "one of classes")
     if evaluation["keratosis_class"] is not None:  # null: the mean AUC averages every class (ISIC 2018)
         expect("evaluation.keratosis_class", [evaluation["keratosis_class"]], classes, "one of classes")
+    artefacts = evaluation["artefacts"]
+    expect("evaluation.artefacts.flags", artefacts["flags"], list(config["datasets"]), "a configured dataset")
+    expect("evaluation.artefacts.counterfactual.variants", artefacts["counterfactual"]["variants"], variants,
+           "a variant in classification.variants")
     for name, variant in config["classification"]["variants"].items():
         expect(f"classification.variants.{name}.flip_targets", variant["flip_targets"], classes, "one of classes")
     expect("synthesis.samples", config["synthesis"]["samples"], classes, "one of classes")

@@ -325,6 +325,57 @@ EVALUATED_CLASSIFIERS = [classifier_checkpoint(name) for name in EVALUATED]
 # Variants scored on the validation split as well (test-time purification predicts test images only).
 VALIDATED = [name for name in EVALUATED if not name.endswith(".test_purified")]
 EXPLAINED = config["evaluation"]["vbp"]["variants"]
+# The artefact checks' settings, read by their own rules only: editing them reruns nothing else.
+ARTEFACT_CHECK_KEYS = ("artefacts",)
+ARTEFACT_FLAGS = config["evaluation"]["artefacts"]["flags"]
+COUNTERFACTUAL = config["evaluation"]["artefacts"]["counterfactual"]
+
+
+def artefact_flag_inputs(wildcards=None):
+    """The flag CSVs (dataset -> path), or the purify stage's detection when no dataset has flags."""
+    if ARTEFACT_FLAGS:
+        return {"flags": list(ARTEFACT_FLAGS.values())}
+    return {"occlusions": f"{RESULTS}/purified/occlusions.parquet"}
+
+
+def counterfactual_model_inputs(wildcards=None):
+    """The run's prediction settings, segmenter, purifier network (method network) and listed classifiers."""
+    inputs = {
+        "settings": f"{RESULTS}/models/predict.json",
+        "segmenter": f"{RESULTS}/models/segmenter.pt",
+        "classifiers": [
+            f"{RESULTS}/models/classifier.{name}.pt"
+            for name in COUNTERFACTUAL["variants"]
+        ],
+    }
+    if config["purification"]["method"] == "network":
+        inputs["network"] = f"{RESULTS}/models/purifier.pt"
+    return inputs
+
+
+def artefact_check_params(*keys):
+    """What the artefact checks read: seed, classes, the AUC classes and the bootstrap, ``keys`` of the
+    artefacts section, and the detection threshold only when there are no flags."""
+    evaluation = config["evaluation"]
+    settings = stage_settings(
+        "evaluation", "melanoma_class", "keratosis_class", "bootstrap"
+    ) | {key: evaluation["artefacts"][key] for key in keys}
+    if not ARTEFACT_FLAGS:
+        settings["select_threshold"] = config["purification"]["select_threshold"]
+    return settings
+
+
+def artefact_targets():
+    targets = [
+        f"{RESULTS}/reports/artefacts/strata.csv",
+        f"{RESULTS}/reports/artefacts/strata.png",
+    ]
+    if COUNTERFACTUAL["enabled"]:
+        targets += [
+            f"{RESULTS}/reports/artefacts/counterfactual.csv",
+            f"{RESULTS}/reports/artefacts/counterfactual.png",
+        ]
+    return targets
 
 
 def evaluation_targets():
@@ -382,7 +433,8 @@ def predict_input(wildcards):
 
 def unscored_parts():
     """{prediction folder: input archive} of the archive parts without ground truth, which ingest leaves
-    out: the run predicts them with the predict command's settings, and nothing scores them."""
+    out: the run predicts them with the predict command's settings, and nothing scores them.
+    """
     from melanoflow.ingest.archive import Limits
     from melanoflow.ingest.build import unscored_predictions_dir
     from melanoflow.ingest.readers import isic2018_unscored_inputs
@@ -411,5 +463,6 @@ def all_targets():
         + synthesis_targets()
         + classification_targets()
         + evaluation_targets()
+        + artefact_targets()
         + [f"{RESULTS}/models/predict.json"]
     )

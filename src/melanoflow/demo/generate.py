@@ -207,6 +207,30 @@ def draw_patch(rng: np.random.Generator, image: np.ndarray, lesion: np.ndarray) 
     return mask
 
 
+def draw_ink(rng: np.random.Generator, image: np.ndarray, lesion: np.ndarray) -> np.ndarray:
+    """A purple or blue skin-marker mark (a stroke, a dot or a circle) away from the lesion; returns its mask."""
+    height, width = image.shape[:2]
+    mask = np.zeros((height, width), np.uint8)
+    size = int(min(width, height) * rng.uniform(0.04, 0.1))
+    thickness = max(2, size // 6)
+    shape = rng.choice(["stroke", "dot", "circle"])
+    for _ in range(20):  # try a few places that avoid the lesion
+        centre = np.array([rng.integers(size, width - size), rng.integers(size, height - size)])
+        candidate = np.zeros_like(mask)
+        if shape == "stroke":
+            end = centre + (rng.uniform(-1, 1, 2) * size).astype(int)
+            cv2.line(candidate, tuple(int(v) for v in centre), tuple(int(v) for v in end), 255, thickness)
+        else:
+            cv2.circle(candidate, tuple(int(v) for v in centre), size // 3 if shape == "dot" else size, 255,
+                       -1 if shape == "dot" else thickness)
+        if not (lesion & (candidate > 0)).any():
+            mask = candidate
+            break
+    palette = ((110, 50, 160), (70, 60, 170), (40, 70, 150), (130, 70, 180))
+    image[mask > 0] = palette[rng.integers(len(palette))]
+    return mask
+
+
 def occlusion_plan(rng: np.random.Generator, split: str, label: str, demo: dict) -> dict[str, bool]:
     """Which occlusions an image gets; with the shortcut, rulers/patches follow the class outside the test split."""
     rates = demo["occlusions"]

@@ -1,0 +1,71 @@
+# Shortcut checks: AUCs on test images with and without each artefact (human flags, or the purify
+# stage's detection), the shortcut floor on the flags alone, and artefacts pasted onto clean images.
+
+
+rule artefact_strata:
+    input:
+        unpack(artefact_flag_inputs),
+        predictions=expand(
+            f"{RESULTS}/predictions/{{variant}}.parquet", variant=EVALUATED
+        ),
+        images=f"{RESULTS}/manifests/images.parquet",
+        code=script_code("evaluation_artefact_strata"),
+    output:
+        table=report(
+            f"{RESULTS}/reports/artefacts/strata.csv",
+            caption="../report/artefact_strata_table.rst",
+            category="8. Shortcuts",
+            labels={"figure": "AUC with / without artefacts (table)"},
+        ),
+        figure=report(
+            f"{RESULTS}/reports/artefacts/strata.png",
+            caption="../report/artefact_strata.rst",
+            category="8. Shortcuts",
+            labels={"figure": "AUC with / without artefacts"},
+        ),
+    log:
+        f"{RESULTS}/logs/evaluate/artefact_strata.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/artefact_strata.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        settings=artefact_check_params(),
+        prediction_sets=EVALUATED,
+        flag_datasets=list(ARTEFACT_FLAGS),
+    script:
+        "../scripts/evaluation_artefact_strata.py"
+
+
+rule counterfactual_insertion:
+    input:
+        unpack(artefact_flag_inputs),
+        unpack(counterfactual_model_inputs),
+        images=f"{RESULTS}/manifests/images.parquet",
+        code=script_code("evaluation_counterfactual"),
+    output:
+        table=report(
+            f"{RESULTS}/reports/artefacts/counterfactual.csv",
+            caption="../report/artefact_counterfactual_table.rst",
+            category="8. Shortcuts",
+            labels={"figure": "inserted artefacts (table)"},
+        ),
+        figure=report(
+            f"{RESULTS}/reports/artefacts/counterfactual.png",
+            caption="../report/artefact_counterfactual.rst",
+            category="8. Shortcuts",
+            labels={"figure": "inserted artefacts"},
+        ),
+    log:
+        f"{RESULTS}/logs/evaluate/counterfactual.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/counterfactual.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        gpu=1 if COUNTERFACTUAL["device"] == "cuda" else 0,
+    params:
+        settings=artefact_check_params("counterfactual"),
+        flag_datasets=list(ARTEFACT_FLAGS),
+    script:
+        "../scripts/evaluation_counterfactual.py"
