@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from isic_challenge_scoring import metrics as official_metrics
 from isic_challenge_scoring.classification import ClassificationMetric, ClassificationScore
 
 from melanoflow.evaluation import decision, metrics
@@ -131,6 +132,54 @@ def test_equals_official_isic_scorer(classes, melanoma, keratosis, seed):
     mean_of = [melanoma, keratosis] if keratosis else classes
     assert ours["mean_auc"] == pytest.approx(official.per_category.loc[mean_of, "auc"].mean(), abs=1e-9)
     assert ours["balanced_accuracy"] == pytest.approx(official.aggregate["balanced_accuracy"], abs=1e-9)
+
+
+def test_isic2018_measures_hand_built():
+    labels = np.array(["a", "a", "b", "b"], dtype=object)
+    probabilities = np.array(
+        [
+            [0.6, 0.3, 0.1],  # a: called a
+            [0.5, 0.5, 0.0],  # a: 0.5 is not above the threshold, called nothing
+            [0.2, 0.7, 0.1],  # b: called b
+            [0.3, 0.2, 0.6],  # b: called c
+        ]
+    )
+    measures = metrics.isic2018_measures(labels, probabilities, ["a", "b", "c"])
+    # a and b: TP 1, FN 1, TN 2, FP 0; c has no positives (sensitivity 1.0) and FP 1, TN 3
+    assert measures["per_class"] == {
+        "sensitivity": {"a": 0.5, "b": 0.5, "c": 1.0},
+        "specificity": {"a": 1.0, "b": 1.0, "c": 0.75},
+    }
+    assert measures["accuracy"] == pytest.approx(3 / 4)
+    assert measures["sensitivity"] == pytest.approx((0.5 + 0.5 + 1) / 3)
+    assert measures["specificity"] == pytest.approx((1 + 1 + 0.75) / 3)
+
+
+@pytest.mark.parametrize(("seed", "absent"), [(4, None), (5, None), (6, "VASC"), (7, "DF")])
+@pytest.mark.filterwarnings("ignore::UserWarning")  # sklearn in the scorer, on a class without positives
+def test_isic2018_measures_equal_official_isic_scorer(seed, absent, monkeypatch):
+    """Table 6's accuracy, sensitivity and specificity are the official scorer's macro averages."""
+    frame = random_predictions(300, classes=ISIC2018_CLASSES, seed=seed, decimals=1)
+    frame = frame.loc[frame["label"] != absent].reset_index(drop=True)
+    probabilities = frame[metrics.probability_columns(ISIC2018_CLASSES)].to_numpy()
+    assert (probabilities == 0.5).any(), "the case must contain probabilities at the threshold"
+    assert (decision.argmax_labels(probabilities, ISIC2018_CLASSES) == decision.UNDECIDED).any()
+    if absent:
+        # the scorer's partial AUC fails on a class without positives; it plays no part in these measures
+        partial_auc = official_metrics.auc_above_sensitivity
+        monkeypatch.setattr(
+            official_metrics,
+            "auc_above_sensitivity",
+            lambda truth, *rest: np.nan if truth.sum() == 0 else partial_auc(truth, *rest),
+        )
+    official = official_score(frame, ISIC2018_CLASSES)
+    ours = metrics.score_predictions(frame, ISIC2018_CLASSES, "MEL", None)["isic2018"]
+    for name in ("accuracy", "sensitivity", "specificity"):
+        assert ours[name] == pytest.approx(official.macro_average[name], abs=1e-12)
+    for name in ("sensitivity", "specificity"):
+        assert ours["per_class"][name] == pytest.approx(official.per_category[name].to_dict(), abs=1e-12)
+    if absent:
+        assert ours["per_class"]["sensitivity"][absent] == 1.0
 
 
 def test_read_predictions_checks_the_contract(tmp_path):

@@ -5,10 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from melanoflow.evaluation import metrics, report
+from melanoflow.evaluation import decision, metrics, report
 from melanoflow.io import BadInputError
 
 from .prediction_tables import CLASSES, predictions_frame, random_predictions, save_tiny_classifier
+from .test_front_page import rendered_text
 
 PARAMS = {
     "seed": 3,
@@ -138,3 +139,111 @@ def test_every_deep_variant_is_compared_with_the_classical_floor(tmp_path, check
     assert "classical_floor minus" not in markdown
     assert "classical_floor (logistic regression on lesion features)" in markdown
     assert "'classical_floor' was trained without ImageNet weights" not in markdown
+
+
+SEVEN_CLASSES = [
+    "melanoma",
+    "nevus",
+    "basal_cell_carcinoma",
+    "actinic_keratosis",
+    "benign_keratosis",
+    "dermatofibroma",
+    "vascular_lesion",
+]
+SEVEN_CLASS_PARAMS = PARAMS | {"classes": SEVEN_CLASSES, "keratosis_class": None}
+
+
+def test_seven_class_comparison_leads_with_balanced_accuracy_beside_table_6(tmp_path, checkpoint):
+    """An ISIC 2018 Task 3 run (no keratosis class), whose test split has no vascular lesion."""
+    baseline = random_predictions(240, classes=SEVEN_CLASSES, seed=21, decimals=1, skill=0.8)
+    baseline = baseline.loc[baseline["label"] != "vascular_lesion"]
+    right = np.eye(7)[[SEVEN_CLASSES.index(label) for label in baseline["label"]]] * 0.8 + 0.02
+    proposed = baseline.assign(**dict(zip(metrics.probability_columns(SEVEN_CLASSES), right.T, strict=True)))
+    predictions = {}
+    for variant, frame in (("baseline", baseline), ("proposed", proposed)):
+        predictions[variant] = str(tmp_path / f"{variant}.parquet")
+        frame.to_parquet(predictions[variant])
+    outputs = {
+        name: str(tmp_path / "out" / f"{name}.{suffix}")
+        for name, suffix in [
+            ("table", "csv"),
+            ("markdown", "md"),
+            ("html", "html"),
+            ("roc", "png"),
+            ("confusion", "png"),
+            ("front_page", "rst"),
+        ]
+    }
+    report.compare_variants(
+        predictions, None, dict.fromkeys(predictions, checkpoint), outputs, SEVEN_CLASS_PARAMS
+    )
+    table = pd.read_csv(outputs["table"]).set_index("variant")
+    # balanced accuracy by hand: each present class's share predicted right (a tied maximum is wrong)
+    probabilities = baseline[metrics.probability_columns(SEVEN_CLASSES)].to_numpy()
+    right_share = (decision.argmax_labels(probabilities, SEVEN_CLASSES) == baseline["label"]).groupby(
+        baseline["label"].to_numpy()
+    )
+    assert table.loc["baseline", "balanced_accuracy"] == pytest.approx(right_share.mean().mean(), abs=1e-12)
+    assert table.loc["proposed", "balanced_accuracy"] == 1.0
+    assert table.loc["proposed", "balanced_accuracy_diff"] == pytest.approx(
+        1 - table.loc["baseline", "balanced_accuracy"]
+    )
+    assert table.loc["proposed", "balanced_accuracy_diff_low"] > 0
+    # every one-vs-rest call of the proposed classifier is right; the absent class counts 1.0
+    table6 = ["isic2018_accuracy", "isic2018_sensitivity", "isic2018_specificity"]
+    assert table.loc["proposed", table6].tolist() == [1.0, 1.0, 1.0]
+    assert "auc_vascular_lesion" not in table and "auc_nevus_low" in table
+
+    markdown = Path(outputs["markdown"]).read_text()
+    header = [cell.strip() for cell in markdown.splitlines()[0].strip("|").split("|")]
+    assert header[:6] == [
+        "model",
+        "source",
+        "balanced accuracy",
+        "Δ balanced accuracy vs baseline",
+        "macro AUC",
+        "melanoma AUC",
+    ]
+    assert {"accuracy (Table 6)", "sensitivity (Table 6)", "specificity (Table 6)"} <= set(header)
+    assert {"nevus AUC", "vascular_lesion AUC"} <= set(header)
+    verdicts = [line for line in markdown.splitlines() if line.startswith("Balanced multiclass accuracy:")]
+    assert verdicts == [verdicts[0]] and "proposed beats baseline" in verdicts[0]
+    paper_rows = {
+        line.split("|")[1].strip(): line for line in markdown.splitlines() if "paper (ISIC 2018" in line
+    }
+    assert set(paper_rows) == {
+        "classifier with test-time purification",
+        "classifier without test-time purification",
+    }
+    for number in ("0.717", "0.754", "0.837"):
+        assert number in paper_rows["classifier with test-time purification"]
+    for number in ("0.675", "0.561", "0.954"):
+        assert number in paper_rows["classifier without test-time purification"]
+    front_page = rendered_text(Path(outputs["front_page"]).read_text())
+    assert "System Message" not in front_page
+    assert verdicts[0] in front_page and "Table 6" in front_page
+    for shown in (markdown, front_page):
+        for variant, row in table.iterrows():
+            low, high = row["balanced_accuracy_low"], row["balanced_accuracy_high"]
+            assert f"{row['balanced_accuracy']:.3f} [{low:.3f}, {high:.3f}]" in shown, variant
+        for paper_2017 in ("ISIC 2017", "Tables 3 and 4", "traditional baseline (ResNet-50)"):
+            assert paper_2017 not in shown
+    assert "balanced multiclass accuracy" in Path(outputs["html"]).read_text()
+    for figure in ("roc", "confusion"):
+        assert Path(outputs[figure]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_test_time_purification_is_judged_against_the_same_classifier(tmp_path, checkpoint):
+    """Table 6's comparison: each variant's predictions on purified test inputs against its own on the
+    originals, paired on the same images."""
+    baseline, predictions, _ = write_variants(tmp_path, checkpoint)
+    labels = baseline["label"].to_numpy()
+    purified = predictions_frame(labels, np.eye(3)[[CLASSES.index(label) for label in labels]] * 0.8 + 0.05)
+    predictions["baseline.test_purified"] = str(tmp_path / "baseline.test_purified.parquet")
+    purified.to_parquet(predictions["baseline.test_purified"])
+    outputs = {"table": str(tmp_path / "out.csv"), "markdown": str(tmp_path / "out.md")}
+    report.compare_variants(predictions, None, dict.fromkeys(predictions, checkpoint), outputs, PARAMS)
+    markdown = Path(outputs["markdown"]).read_text()
+    assert "Melanoma ROC AUC: baseline.test_purified minus baseline" in markdown
+    assert "baseline.test_purified beats baseline" in markdown  # perfect against weak, on the same images
+    assert "proposed.test_purified" not in markdown  # no purified predictions of proposed: no sentence

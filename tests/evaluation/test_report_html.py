@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from melanoflow.config_files import load_config
 from melanoflow.evaluation import browser
 
 from .landing import run_expectations
@@ -49,8 +50,7 @@ def run_snakemake(workdir: Path, *args: str) -> str:
         "-s",
         "Snakefile",
         "--configfile",
-        str(REPO / "config" / "demo.yaml"),
-        "overrides.yaml",
+        "config.yaml",
         "--cores",
         "1",
         *args,
@@ -81,7 +81,10 @@ def test_rules_run_and_the_report_shows_the_roc_figure(tmp_path, chromium):
     splits = {"demo": {"test": {"origin": "stratified by class, grouped by lesion", "images": 9, "classes": {}}}}
     (tmp_path / "results/manifests/splits.json").write_text(json.dumps(splits))
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
+    # the demo's config as the project's Snakefile sees it (an overlay of config.yaml), with the overrides
     (tmp_path / "overrides.yaml").write_text(yaml.safe_dump(OVERRIDES))
+    demo = load_config([REPO / "config" / "demo.yaml", tmp_path / "overrides.yaml"], REPO / "config" / "config.yaml")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(demo))
     # every evaluation target resolves to the stage's rules; only the comparison runs (VBP has unit tests)
     everything = run_snakemake(tmp_path, "--dry-run", "evaluation_all")
     for rule in ("evaluate_variant", "compare_variants", "explain_cases", "occlusion_reliance"):

@@ -63,6 +63,8 @@ TABLE6_ROWS = [
 ]
 # The classical floor's predictions (logistic regression on lesion features): every deep variant must beat it.
 CLASSICAL_FLOOR = "classical_floor"
+# A variant's predictions on purified test inputs are named `<variant><TEST_PURIFIED>`.
+TEST_PURIFIED = ".test_purified"
 SPEC_LABEL = "spec. @ sens. "  # then the target sensitivity: the summary's specificity columns
 
 
@@ -364,9 +366,11 @@ def summary_texts(
     params: Mapping,
     split: str = "test",
     over_floor: Mapping[str, dict] | None = None,
+    test_time: Mapping[str, dict] | None = None,
 ) -> list[str]:
     """The verdict sentences and any warnings, in the order the summary shows them. ``over_floor``: each
-    deep variant's paired differences to the classical floor, which every deep model must beat."""
+    deep variant's paired differences to the classical floor, which every deep model must beat;
+    ``test_time``: each variant's paired differences from purifying its test inputs (the paper's Table 6)."""
     baseline, proposed, level = params["baseline"], params["proposed"], params["bootstrap"]["level"]
     headline = run_headline(**scoring_arguments(params))
     n_images = scores[baseline]["n_images"]
@@ -387,6 +391,11 @@ def summary_texts(
     for variant, floor_differences in (over_floor or {}).items():
         texts += [
             verdict(CLASSICAL_FLOOR, variant, floor_differences[metric], name, level)
+            for metric, name in headline.judged
+        ]
+    for variant, purified_differences in (test_time or {}).items():
+        texts += [
+            verdict(variant, f"{variant}{TEST_PURIFIED}", purified_differences[metric], name, level)
             for metric, name in headline.judged
         ]
     texts += [
@@ -447,12 +456,19 @@ def compare_variants(
         for variant, frame in frames.items()
         if CLASSICAL_FLOOR in frames and variant != CLASSICAL_FLOOR
     }
+    test_time = {
+        variant: bootstrap.paired_differences(
+            frame, frames[f"{variant}{TEST_PURIFIED}"], **scoring, **bootstrap_arguments(params)
+        )
+        for variant, frame in frames.items()
+        if f"{variant}{TEST_PURIFIED}" in frames
+    }
     classifiers = {variant: read_classifier_metadata(path) for variant, path in checkpoints.items()}
     table = comparison_table(scores, differences, classifiers, params["sensitivities"], headline)
     with io.atomic_path(outputs["table"]) as tmp:
         table.to_csv(tmp, index=False)
     rows = summary_rows(table, params["sensitivities"], split, headline)
-    texts = summary_texts(scores, differences, classifiers, params, split, over_floor)
+    texts = summary_texts(scores, differences, classifiers, params, split, over_floor, test_time)
     for text in texts:
         log.info("%s", text)
     io.write_text(
