@@ -142,7 +142,22 @@ def test_changing_one_variants_recipe_reruns_that_variant_and_the_comparisons_on
         "classification_manifest", "classification_cache_shard", "classification_cache_merge",
         "classification_train", "classification_predict", "evaluate_variant", "compare_variants",
         "compare_variants_on_validation", "explain_cases", "occlusion_reliance", "classification_counts_figure",
-        "classification_history_figure", "all"}
+        "classification_history_figure", "artefact_strata", "counterfactual_insertion", "all"}
+
+
+def test_evaluation_and_figure_settings_rerun_only_the_rules_that_read_them(copy_run, tmp_path):
+    run = copy_run()
+    bootstrap, saliency, gallery = (tmp_path / f"{name}.yaml" for name in ("bootstrap", "saliency", "gallery"))
+    bootstrap.write_text(yaml.safe_dump({"evaluation": {"bootstrap": {"resamples": 201}}}))
+    saliency.write_text(yaml.safe_dump({"evaluation": {"vbp": {"occlusion_images": 3}}}))
+    gallery.write_text(yaml.safe_dump({"synthesis": {"figures": {"smallest": 3}}}))
+
+    assert planned_rules(run, "--configfile", *TINY_CONFIGS, str(bootstrap)) == {
+        "evaluate_variant", "compare_variants", "compare_variants_on_validation", "artefact_strata",
+        "counterfactual_insertion", "all"}
+    assert planned_rules(run, "--configfile", *TINY_CONFIGS, str(saliency)) == {
+        "explain_cases", "occlusion_reliance", "all"}
+    assert planned_rules(run, "--configfile", *TINY_CONFIGS, str(gallery)) == {"synthesis_figures", "all"}
 
 
 def test_changing_a_prediction_setting_does_not_retrain(copy_run, tmp_path):

@@ -111,6 +111,8 @@ def ingest_targets():
 
 # synthesis: GANs are named by their class (decoupled) or "coupled" (one model for every class).
 SYNTHETIC_CLASSES = list(config["synthesis"]["samples"])
+# Deduplication and the figures compare samples with real images at the GANs' resolution.
+GAN_RESOLUTION = {"gan": {"resolution": config["synthesis"]["gan"]["resolution"]}}
 GAN_NAMES = (
     ["coupled"] if config["synthesis"]["mode"] == "coupled" else SYNTHETIC_CLASSES
 )
@@ -325,8 +327,9 @@ EVALUATED_CLASSIFIERS = [classifier_checkpoint(name) for name in EVALUATED]
 # Variants scored on the validation split as well (test-time purification predicts test images only).
 VALIDATED = [name for name in EVALUATED if not name.endswith(".test_purified")]
 EXPLAINED = config["evaluation"]["vbp"]["variants"]
-# The artefact checks' settings, read by their own rules only: editing them reruns nothing else.
-ARTEFACT_CHECK_KEYS = ("artefacts",)
+# What scoring one prediction set reads of the evaluation section, and what comparing them adds.
+SCORING_KEYS = ("melanoma_class", "keratosis_class", "sensitivities", "bootstrap")
+COMPARISON_KEYS = (*SCORING_KEYS, "baseline", "proposed")
 ARTEFACT_FLAGS = config["evaluation"]["artefacts"]["flags"]
 COUNTERFACTUAL = config["evaluation"]["artefacts"]["counterfactual"]
 

@@ -65,7 +65,7 @@ rule synthesis_dedup:
         CONDA_ENV
     threads: 2
     params:
-        settings=stage_params("synthesis"),
+        settings=stage_settings("synthesis", "dedup") | GAN_RESOLUTION,
     script:
         "../scripts/synthesis_dedup.py"
 
@@ -101,6 +101,6 @@ rule synthesis_figures:
     conda:
         CONDA_ENV
     params:
-        settings=stage_params("synthesis"),
+        settings=stage_settings("synthesis", "dedup", "figures") | GAN_RESOLUTION,
     script:
         "../scripts/synthesis_figures.py"
