@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn.metrics
 from isic_challenge_scoring import metrics as official_metrics
 from isic_challenge_scoring.classification import ClassificationMetric, ClassificationScore
 
@@ -135,35 +136,38 @@ def test_equals_official_isic_scorer(classes, melanoma, keratosis, seed):
 
 
 def test_isic2018_measures_hand_built():
-    labels = np.array(["a", "a", "b", "b"], dtype=object)
+    labels = np.array(["a", "a", "b", "b", "c"], dtype=object)
     probabilities = np.array(
         [
-            [0.6, 0.3, 0.1],  # a: called a
-            [0.5, 0.5, 0.0],  # a: 0.5 is not above the threshold, called nothing
-            [0.2, 0.7, 0.1],  # b: called b
-            [0.3, 0.2, 0.6],  # b: called c
+            [0.6, 0.3, 0.1],  # a: decided a
+            [0.5, 0.5, 0.0],  # a: tied top, decides nothing (wrong)
+            [0.2, 0.7, 0.1],  # b: decided b
+            [0.3, 0.2, 0.5],  # b: decided c
+            [0.4, 0.3, 0.3],  # c: decided a
         ]
     )
     measures = metrics.isic2018_measures(labels, probabilities, ["a", "b", "c"])
-    # a and b: TP 1, FN 1, TN 2, FP 0; c has no positives (sensitivity 1.0) and FP 1, TN 3
+    # a: TP 1 FN 1, FP 1 TN 2; b: TP 1 FN 1, FP 0 TN 3; c: TP 0 FN 1, FP 1 TN 3
     assert measures["per_class"] == {
-        "sensitivity": {"a": 0.5, "b": 0.5, "c": 1.0},
-        "specificity": {"a": 1.0, "b": 1.0, "c": 0.75},
+        "sensitivity": {"a": 0.5, "b": 0.5, "c": 0.0},
+        "specificity": {"a": 2 / 3, "b": 1.0, "c": 0.75},
     }
-    assert measures["accuracy"] == pytest.approx(3 / 4)
-    assert measures["sensitivity"] == pytest.approx((0.5 + 0.5 + 1) / 3)
-    assert measures["specificity"] == pytest.approx((1 + 1 + 0.75) / 3)
+    assert measures["accuracy"] == pytest.approx(2 / 5)
+    assert measures["sensitivity"] == pytest.approx(1 / 3)
+    assert measures["specificity"] == pytest.approx((2 / 3 + 1 + 0.75) / 3)
 
 
 @pytest.mark.parametrize(("seed", "absent"), [(4, None), (5, None), (6, "VASC"), (7, "DF")])
 @pytest.mark.filterwarnings("ignore::UserWarning")  # sklearn in the scorer, on a class without positives
-def test_isic2018_measures_equal_official_isic_scorer(seed, absent, monkeypatch):
-    """Table 6's accuracy, sensitivity and specificity are the official scorer's macro averages."""
+def test_isic2018_measures_equal_official_isic_scorer_on_decisions(seed, absent, monkeypatch):
+    """Table 6's measures are the official scorer's on the arg-max decisions (a one-hot prediction per
+    image, none where the top is tied): its multiclass accuracy from the confusion, its per-class
+    sensitivity (the balanced accuracy) and specificity averaged over the classes with cases."""
     frame = random_predictions(300, classes=ISIC2018_CLASSES, seed=seed, decimals=1)
     frame = frame.loc[frame["label"] != absent].reset_index(drop=True)
     probabilities = frame[metrics.probability_columns(ISIC2018_CLASSES)].to_numpy()
-    assert (probabilities == 0.5).any(), "the case must contain probabilities at the threshold"
-    assert (decision.argmax_labels(probabilities, ISIC2018_CLASSES) == decision.UNDECIDED).any()
+    decided = decision.argmax_labels(probabilities, ISIC2018_CLASSES)
+    assert (decided == decision.UNDECIDED).any()
     if absent:
         # the scorer's partial AUC fails on a class without positives; it plays no part in these measures
         partial_auc = official_metrics.auc_above_sensitivity
@@ -172,14 +176,18 @@ def test_isic2018_measures_equal_official_isic_scorer(seed, absent, monkeypatch)
             "auc_above_sensitivity",
             lambda truth, *rest: np.nan if truth.sum() == 0 else partial_auc(truth, *rest),
         )
-    official = official_score(frame, ISIC2018_CLASSES)
+    one_hot = frame.assign(**{f"prob_{name}": (decided == name).astype(float) for name in ISIC2018_CLASSES})
+    official = official_score(one_hot, ISIC2018_CLASSES)
+    present = [name for name in ISIC2018_CLASSES if name != absent]
     ours = metrics.score_predictions(frame, ISIC2018_CLASSES, "MEL", None)["isic2018"]
-    for name in ("accuracy", "sensitivity", "specificity"):
-        assert ours[name] == pytest.approx(official.macro_average[name], abs=1e-12)
-    for name in ("sensitivity", "specificity"):
-        assert ours["per_class"][name] == pytest.approx(official.per_category[name].to_dict(), abs=1e-12)
+    assert ours["accuracy"] == pytest.approx(sklearn.metrics.accuracy_score(frame["label"], decided), abs=1e-12)
+    assert ours["sensitivity"] == pytest.approx(official.per_category.loc[present, "sensitivity"].mean(), abs=1e-12)
+    assert ours["sensitivity"] == pytest.approx(official.aggregate["balanced_accuracy"], abs=1e-12)
+    assert ours["specificity"] == pytest.approx(official.macro_average["specificity"], abs=1e-12)
+    for name in present:
+        assert ours["per_class"]["sensitivity"][name] == pytest.approx(official.per_category.loc[name, "sensitivity"])
     if absent:
-        assert ours["per_class"]["sensitivity"][absent] == 1.0
+        assert ours["per_class"]["sensitivity"][absent] is None
 
 
 def test_read_predictions_checks_the_contract(tmp_path):

@@ -16,10 +16,8 @@ from scipy.stats import mannwhitneyu
 from melanoflow.evaluation.decision import argmax_labels
 from melanoflow.evaluation.metrics import (
     ISIC2018_MEASURES,
-    ISIC2018_THRESHOLD,
     class_indicators,
-    isic2018_class_rates,
-    one_vs_rest_rates,
+    decision_measures,
     probability_columns,
 )
 
@@ -73,15 +71,12 @@ def resampled_decision_measures(
     """The decision-based metrics of metrics.score_predictions on every resample: ``balanced_accuracy``
     and ``isic2018.<accuracy|sensitivity|specificity>``, each an array with one value per resample."""
     is_positive = class_indicators(labels, classes)[indices]
-    # a class's recall is the sensitivity of "predicted as this class"; a tied maximum predicts no class
+    # a tied maximum decides no class
     is_predicted = class_indicators(argmax_labels(probabilities, classes), classes)[indices]
-    recalls = one_vs_rest_rates(is_positive, is_predicted)["sensitivity"]
-    rates = isic2018_class_rates(is_positive, (probabilities > ISIC2018_THRESHOLD)[indices])
-    return {
-        # classes absent from the truth have no recall (NaN) and no say in the balanced accuracy
-        "balanced_accuracy": np.nanmean(recalls, axis=-1),
-        **{f"isic2018.{name}": rates[name].mean(axis=-1) for name in ISIC2018_MEASURES},
-    }
+    measures = decision_measures(is_positive, is_predicted)
+    # the balanced accuracy is the sensitivity averaged over the classes present (metrics.isic2018_measures)
+    return {"balanced_accuracy": measures["sensitivity"],
+            **{f"isic2018.{name}": measures[name] for name in ISIC2018_MEASURES}}
 
 
 def resampled_metrics(
