@@ -41,7 +41,7 @@ def test_the_purified_copy_keeps_a_jpeg_inputs_format_and_is_lossless_otherwise(
     assert outputs.image_files("ISIC_1", "batch.zip::ISIC_1.jpg")["purified"] == "purified/ISIC_1.jpg"
     files = outputs.image_files("scan", "clinic/scan.tif")
     assert files == {"mask": "masks/scan_segmentation.png", "purified": "purified/scan.png",
-                     "saliency": "saliency/scan.png", "panel": "panels/scan.png"}
+                     "saliency": "saliency/scan.jpg", "panel": "panels/scan.png"}
 
 
 def test_submission_columns_follow_the_challenge_of_the_class_set():

@@ -27,7 +27,7 @@ THUMBNAIL_WIDTH = 720
 IMAGE_FILES = {
     "mask": "masks/{image_id}_segmentation.png",
     "purified": "purified/{image_id}{suffix}",
-    "saliency": "saliency/{image_id}.png",
+    "saliency": "saliency/{image_id}.jpg",
     "panel": "panels/{image_id}.png",
 }
 JPEG_SUFFIXES = (".jpg", ".jpeg")
@@ -76,10 +76,12 @@ def panel(image_id: str, image: np.ndarray, prediction: ImagePrediction, classes
     purified_caption = f"purified ({prediction.purification.occluded_fraction:.1%} replaced)"
     if prediction.purified_input:
         purified_caption += ", classified"
+    original = to_height(image)
+    # the outline is drawn at the panel's size: one resize of the image, not two
+    mask = cv2.resize(prediction.mask.astype(np.uint8), original.shape[1::-1], interpolation=cv2.INTER_NEAREST)
     tiles = [
-        with_caption(to_height(image), "original"),
-        with_caption(to_height(outlined(image, prediction.mask, MASK_COLOUR)),
-                     f"lesion mask ({prediction.mask.mean():.0%} of the image)"),
+        with_caption(original, "original"),
+        with_caption(outlined(original, mask > 0, MASK_COLOUR), f"lesion mask ({prediction.mask.mean():.0%} of the image)"),
         with_caption(to_height(prediction.purification.image), purified_caption),
         with_caption(saliency, "VisualBackProp (classifier's view)"),
     ]
@@ -93,7 +95,8 @@ def panel(image_id: str, image: np.ndarray, prediction: ImagePrediction, classes
 def image_files(image_id: str, source: str) -> dict[str, str]:
     """One image's files, relative to the output folder. The purified copy of a JPEG input is a JPEG (OpenCV's
     quality 95: a fifth of the PNG's size and a tenth of its encoding time at 1024x768); of any other input,
-    a PNG, as lossless as its source."""
+    a PNG, as lossless as its source. The saliency overlay, a blend of photograph and heat map, is always a
+    JPEG (a twentieth of the PNG's encoding time); the mask and the panel, with its text, are PNGs."""
     suffix = ".jpg" if Path(source).suffix.lower() in JPEG_SUFFIXES else ".png"
     return {kind: pattern.format(image_id=image_id, suffix=suffix) for kind, pattern in IMAGE_FILES.items()}
 
