@@ -35,13 +35,14 @@ import torchvision
 from PIL import Image
 from torchvision import transforms as T
 
-from melanoflow.benchmarking import best_of, conv_flops, matmul_tflops
 from melanoflow.classification.cache import build_cache
 from melanoflow.classification.data import IMAGENET_MEAN, IMAGENET_STD, ManifestImages, make_loader
 from melanoflow.classification.model import for_inference
 from melanoflow.classification.predict import class_probabilities
 from melanoflow.classification.train import train_one_epoch
 from melanoflow.io import write_json, write_text
+
+from benchmarking import best_of, conv_flops, matmul_tflops
 
 ROOT = Path(__file__).resolve().parents[1]
 ISIC = ROOT.parent / "shared" / "data" / "isic-real" / "ISIC-2017_Training_Data.zip"

@@ -27,11 +27,12 @@ import sklearn.metrics
 import torch
 import torchvision
 
-from melanoflow.benchmarking import best_of, conv_flops, matmul_tflops
 from melanoflow.evaluation import bootstrap, report, vbp
 from melanoflow.evaluation.metrics import probability_columns
 from melanoflow.io import write_json, write_text
 from melanoflow.runtime import autocast
+
+from benchmarking import best_of, conv_flops, matmul_tflops
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["melanoma", "nevus", "seborrheic_keratosis"]
@@ -48,6 +49,7 @@ def predictions(counts: dict[str, int], seed: int) -> pd.DataFrame:
         {
             "image_id": [f"ISIC_{i:07d}" for i in range(len(labels))],
             "dataset": "bench",
+            "split": "test",
             "label": labels,
             "predicted": np.asarray(CLASSES)[probabilities.argmax(1)],
         }

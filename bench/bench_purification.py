@@ -32,11 +32,12 @@ import numpy as np
 import yaml
 
 from melanoflow.io import decode_image, write_json, write_text
-from melanoflow.purification import metrics
 from melanoflow.purification.classic import ClassicSettings, grow, purify_classic
 from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazor
 from melanoflow.purification.paper import PaperSettings, purify_paper
-from melanoflow.purification.synthetic import draw_occlusions
+
+import purification_metrics as metrics
+from occlusions import draw_occlusions
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "isic-real"

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import torch
 
-from melanoflow.benchmarking import best_of, conv_flops, matmul_tflops
 from melanoflow.io import write_json, write_text
 from melanoflow.runtime import autocast, cpu_supports_bf16, select_device
 from melanoflow.segmentation.model import PAPER, DilatedUNet
 from melanoflow.segmentation.train import train_step
+
+from benchmarking import best_of, conv_flops, matmul_tflops
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_FLOPS_PER_FORWARD = 3

@@ -30,11 +30,12 @@ import numpy as np
 import torch
 
 from melanoflow import runtime
-from melanoflow.benchmarking import best_of, conv_flops, matmul_tflops
 from melanoflow.io import write_json, write_text
 from melanoflow.synthesis.dcgan import Discriminator, Generator
 from melanoflow.synthesis.dedup import nearest_by_mse
 from melanoflow.synthesis.train import GanTrainer
+
+from benchmarking import best_of, conv_flops, matmul_tflops
 
 ROOT = Path(__file__).resolve().parents[1]
 RESOLUTION = 256

@@ -1,13 +1,16 @@
-"""The image manifest: the Parquet table every stage reads instead of globbing folders.
+"""The tables stages exchange: every Parquet schema of the workflow and the checked read/write helpers.
 
-One row per image. Paths are stored relative to the workflow's working directory so that a results
-folder can be moved with its project. The schema is fixed and checked on every write and read.
+Every stage reads Parquet written by earlier stages instead of globbing folders, first of all the image
+manifest (one row per image). Paths are stored relative to the workflow's working directory so that a
+results folder can be moved with its project. Schemas are fixed and checked on every write and read.
+This module imports no torch, so that any stage (or a test) can name another stage's table cheaply.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -20,30 +23,116 @@ SPLITS = ("train", "val", "test")
 # The split summary's entry for archive parts without ground truth: not ingested, never scored.
 UNSCORED = "unscored"
 
-IMAGES_SCHEMA = pa.schema(
-    [
-        pa.field("image_id", pa.string(), nullable=False),
-        pa.field("dataset", pa.string(), nullable=False),
-        pa.field("split", pa.string(), nullable=False),
-        pa.field("label", pa.string(), nullable=False),
-        pa.field("image_path", pa.string(), nullable=False),
-        pa.field("mask_path", pa.string(), nullable=True),
-        pa.field("lesion_id", pa.string(), nullable=True),
-        pa.field("width", pa.int32(), nullable=False),
-        pa.field("height", pa.int32(), nullable=False),
-        pa.field("sha256", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),
-    ]
+def _schema(*fields: tuple[str, pa.DataType, bool]) -> pa.Schema:
+    return pa.schema([pa.field(name, kind, nullable=nullable) for name, kind, nullable in fields])
+
+
+_ID = (("image_id", pa.string(), False), ("dataset", pa.string(), False), ("split", pa.string(), False))
+
+IMAGES_SCHEMA = _schema(
+    *_ID,
+    ("label", pa.string(), False),
+    ("image_path", pa.string(), False),
+    ("mask_path", pa.string(), True),
+    ("lesion_id", pa.string(), True),
+    ("width", pa.int32(), False),
+    ("height", pa.int32(), False),
+    ("sha256", pa.string(), False),
+    ("source", pa.string(), False),
 )
 
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        pa.field("dataset", pa.string(), nullable=False),
-        pa.field("image_id", pa.string(), nullable=True),
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("problem", pa.string(), nullable=False),
-    ]
+QUARANTINE_SCHEMA = _schema(
+    ("dataset", pa.string(), False),
+    ("image_id", pa.string(), True),
+    ("source", pa.string(), False),
+    ("problem", pa.string(), False),
 )
+
+MASKS_SCHEMA = _schema(*_ID, ("mask_path", pa.string(), False), ("lesion_fraction", pa.float64(), False))
+
+SEGMENTATION_SCORES = ("jaccard", "thresholded_jaccard", "dice")
+PER_IMAGE_SCHEMA = _schema(*_ID, *((score, pa.float64(), False) for score in SEGMENTATION_SCORES))
+
+OCCLUSIONS_SCHEMA = _schema(
+    *_ID,
+    ("label", pa.string(), False),
+    ("purified_path", pa.string(), False),
+    ("occlusion_mask_path", pa.string(), False),
+    ("occluded_fraction", pa.float64(), False),
+    ("selected", pa.bool_(), False),
+)
+
+SAMPLES_SCHEMA = _schema(
+    ("synthetic_id", pa.string(), False),
+    ("synthetic_path", pa.string(), False),
+    ("label", pa.string(), False),
+)
+
+NEAREST_SCHEMA = _schema(
+    ("synthetic_id", pa.string(), False),
+    ("synthetic_path", pa.string(), False),
+    ("nearest_id", pa.string(), False),
+    ("nearest_split", pa.string(), False),
+    ("nearest_path", pa.string(), False),
+    ("mse", pa.float64(), False),
+    ("kept", pa.bool_(), False),
+)
+
+TRAIN_MANIFEST_SCHEMA = _schema(
+    ("example_id", pa.string(), False),
+    ("image_id", pa.string(), False),
+    ("dataset", pa.string(), False),
+    ("source_path", pa.string(), False),
+    ("label", pa.string(), False),
+    ("origin", pa.string(), False),  # real | purified | synthetic
+    ("split", pa.string(), False),
+    ("copy", pa.int32(), False),  # which of the `factor` copies of its example
+    ("hflip", pa.bool_(), False),
+    ("vflip", pa.bool_(), False),
+    ("crop_x0", pa.float64(), False),  # crop box, fractions of width / height
+    ("crop_y0", pa.float64(), False),
+    ("crop_x1", pa.float64(), False),
+    ("crop_y1", pa.float64(), False),
+    ("seed", pa.int64(), False),  # seeds this example's online augmentation
+)
+
+PREDICTION_ID_COLUMNS = ("image_id", "dataset", "split", "label", "predicted")
+
+
+def predictions_schema(classes: list[str]) -> pa.Schema:
+    """A prediction table's schema: the image, its true and predicted label, one probability per class."""
+    return _schema(*((name, pa.string(), False) for name in PREDICTION_ID_COLUMNS),
+                   *((f"prob_{label}", pa.float64(), False) for label in classes))
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A table stages exchange: its schema, what a row means, and where the workflow writes it."""
+
+    schema: pa.Schema
+    meaning: str
+    path: str
+
+
+# Every Parquet table of the workflow (docs/contracts.md describes each; tests/test_contracts.py checks it).
+CONTRACTS: dict[str, Contract] = {
+    "images": Contract(IMAGES_SCHEMA, "one ingested image with its split, label and ground-truth mask",
+                       "results/manifests/images.parquet"),
+    "quarantine": Contract(QUARANTINE_SCHEMA, "one archive file not ingested, and why",
+                           "results/manifests/quarantine.parquet"),
+    "masks": Contract(MASKS_SCHEMA, "one image's predicted lesion mask", "results/segmentation/masks.parquet"),
+    "segmentation_scores": Contract(PER_IMAGE_SCHEMA, "one image's predicted mask scored against its ground truth",
+                                    "results/segmentation/per_image.parquet"),
+    "occlusions": Contract(OCCLUSIONS_SCHEMA, "one image's purified copy and occlusion mask",
+                           "results/purified/occlusions.parquet"),
+    "samples": Contract(SAMPLES_SCHEMA, "one generated image", "results/synthetic/<class>/samples.parquet"),
+    "nearest": Contract(NEAREST_SCHEMA, "one generated image's nearest real image, and whether it is kept",
+                        "results/synthetic/<class>/nearest.parquet"),
+    "training_manifest": Contract(TRAIN_MANIFEST_SCHEMA, "one classifier example: its source image and transform",
+                                  "results/manifests/train.<variant>.parquet"),
+    "predictions": Contract(predictions_schema(["<class>"]), "one image's predicted class probabilities",
+                            "results/predictions/<variant>.parquet"),
+}
 
 
 class SchemaError(ValueError):
@@ -108,6 +197,10 @@ def write_images_manifest(frame: pd.DataFrame, path: str | os.PathLike) -> None:
 
 def read_images_manifest(path: str | os.PathLike) -> pd.DataFrame:
     return read_table(path, IMAGES_SCHEMA)
+
+
+def read_training_manifest(path: str | os.PathLike) -> pd.DataFrame:
+    return read_table(path, TRAIN_MANIFEST_SCHEMA)
 
 
 def check_unique_ids(frame: pd.DataFrame, name: str) -> None:

@@ -10,7 +10,7 @@ import torchvision
 
 from melanoflow.classification.cache import ImageCache, build_cache, cache_sources, write_cache
 from melanoflow.classification.data import IMAGENET_MEAN, IMAGENET_STD
-from melanoflow.classification.manifests import TRAIN_MANIFEST_SCHEMA, build_training_manifest
+from melanoflow.classification.manifests import build_training_manifest
 from melanoflow.classification.model import (
     build_classifier,
     classifier_metadata,
@@ -18,11 +18,11 @@ from melanoflow.classification.model import (
     load_classifier,
     save_classifier,
 )
-from melanoflow.classification.predict import predict_variant, predictions_schema
+from melanoflow.classification.predict import predict_variant
 from melanoflow.classification.recipe import Recipe
 from melanoflow.classification.train import TrainSettings, fit
 from melanoflow.io import BadInputError
-from melanoflow.manifest import read_table, write_table
+from melanoflow.manifest import TRAIN_MANIFEST_SCHEMA, predictions_schema, read_table, write_table
 
 from .conftest import CLASSES
 

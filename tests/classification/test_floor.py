@@ -23,9 +23,13 @@ from melanoflow.classification.floor import (
     make_floor_model,
     predict_floor,
 )
-from melanoflow.classification.predict import predictions_schema
-from melanoflow.manifest import IMAGES_SCHEMA, write_images_manifest, write_table
-from melanoflow.segmentation.predict import MASKS_SCHEMA
+from melanoflow.manifest import (
+    IMAGES_SCHEMA,
+    MASKS_SCHEMA,
+    predictions_schema,
+    write_images_manifest,
+    write_table,
+)
 
 from .conftest import CLASSES
 

@@ -9,13 +9,17 @@ import pytest
 from melanoflow.classification.figures import draw_counts
 from melanoflow.classification.manifests import (
     CROP_COLUMNS,
-    TRAIN_MANIFEST_SCHEMA,
     build_training_manifest,
     build_variant_manifest,
-    read_training_manifest,
 )
 from melanoflow.classification.recipe import Recipe
-from melanoflow.manifest import IMAGES_SCHEMA, SchemaError, write_table
+from melanoflow.manifest import (
+    IMAGES_SCHEMA,
+    TRAIN_MANIFEST_SCHEMA,
+    SchemaError,
+    read_training_manifest,
+    write_table,
+)
 
 from .conftest import CLASSES
 

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from melanoflow.evaluation import browser, report
+from melanoflow.evaluation import report
+from tests.tools import browser
 
 from ..evaluation.landing import run_expectations
 from .conftest import REPO, snakemake

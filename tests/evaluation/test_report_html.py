@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from melanoflow.config_files import load_config
-from melanoflow.evaluation import browser
+from tests.tools import browser
 
 from .landing import run_expectations
 from .prediction_tables import write_evaluation_inputs

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from melanoflow.evaluation import browser
 from melanoflow.predict import outputs
+from tests.tools import browser
 
 CLASSES = ["melanoma", "nevus", "seborrheic_keratosis"]
 # image -> (melanoma, nevus, seborrheic keratosis)

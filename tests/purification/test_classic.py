@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.purification_metrics import psnr
 from melanoflow.demo.generate import visibly_changed
 from melanoflow.purification.classic import (
     ClassicSettings,
@@ -17,7 +18,6 @@ from melanoflow.purification.classic import (
     purify_classic,
 )
 from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazor
-from melanoflow.purification.metrics import psnr
 from tests.purification.conftest import HAIR, SKIN
 
 # the improved method with the paper's lesion overlay alone protecting the lesion

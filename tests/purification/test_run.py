@@ -8,6 +8,7 @@ from melanoflow.demo.generate import visibly_changed
 from melanoflow.io import BadInputError, read_image, read_mask, write_image
 from melanoflow.manifest import (
     IMAGES_SCHEMA,
+    OCCLUSIONS_SCHEMA,
     merge_shard_tables,
     read_table,
     select_shard,
@@ -15,7 +16,7 @@ from melanoflow.manifest import (
     write_table,
 )
 from melanoflow.purification.figures import before_after_figure
-from melanoflow.purification.run import OCCLUSIONS_SCHEMA, purify_shard
+from melanoflow.purification.run import purify_shard
 from melanoflow.purification.scoring import score_demo_occlusions
 from tests.purification.conftest import scene
 

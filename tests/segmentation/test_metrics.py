@@ -10,9 +10,8 @@ import pytest
 from isic_challenge_scoring import SegmentationScore
 
 from melanoflow.io import write_image
-from melanoflow.manifest import read_table, write_images_manifest, write_table
-from melanoflow.segmentation.metrics import PER_IMAGE_SCHEMA, evaluate_segmentation, mask_scores
-from melanoflow.segmentation.predict import MASKS_SCHEMA
+from melanoflow.manifest import MASKS_SCHEMA, PER_IMAGE_SCHEMA, read_table, write_images_manifest, write_table
+from melanoflow.segmentation.metrics import evaluate_segmentation, mask_scores
 
 
 def test_hand_computed_scores():

@@ -9,10 +9,10 @@ import pandas as pd
 import torch
 
 from melanoflow.io import read_image, read_mask
-from melanoflow.manifest import read_table, select_shard, write_images_manifest
+from melanoflow.manifest import MASKS_SCHEMA, read_table, select_shard, write_images_manifest
 from melanoflow.runtime import save_checkpoint
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
-from melanoflow.segmentation.predict import MASKS_SCHEMA, postprocess, predict_shard
+from melanoflow.segmentation.predict import postprocess, predict_shard
 
 from .conftest import TINY
 

@@ -6,10 +6,9 @@ import pytest
 import torch
 
 from melanoflow import io as mio
-from melanoflow.manifest import read_images_manifest, read_table, write_table
+from melanoflow.manifest import NEAREST_SCHEMA, SAMPLES_SCHEMA, read_images_manifest, read_table, write_table
 from melanoflow.synthesis.data import resize_center_crop
-from melanoflow.synthesis.dedup import NEAREST_SCHEMA, deduplicate, nearest_by_mse, summarise_nearest
-from melanoflow.synthesis.sample import SAMPLES_SCHEMA
+from melanoflow.synthesis.dedup import deduplicate, nearest_by_mse, summarise_nearest
 
 from .conftest import synthesis_params
 

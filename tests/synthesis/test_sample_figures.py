@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from melanoflow import io as mio
-from melanoflow.manifest import read_table
-from melanoflow.synthesis.dedup import NEAREST_SCHEMA, deduplicate
+from melanoflow.manifest import NEAREST_SCHEMA, SAMPLES_SCHEMA, read_table
+from melanoflow.synthesis.dedup import deduplicate
 from melanoflow.synthesis.figures import draw_figures, gallery_rows
-from melanoflow.synthesis.sample import SAMPLES_SCHEMA, load_generator, sample_class
+from melanoflow.synthesis.sample import load_generator, sample_class
 from melanoflow.synthesis.train import train_gan
 
 from .conftest import synthesis_params

@@ -1,7 +1,6 @@
 """Snakemake adapter: merge the per-shard purification tables into results/purified/occlusions.parquet."""
 
-from melanoflow.manifest import merge_shard_tables
-from melanoflow.purification.run import OCCLUSIONS_SCHEMA
+from melanoflow.manifest import OCCLUSIONS_SCHEMA, merge_shard_tables
 from melanoflow.runtime import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -29,8 +29,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from melanoflow import io
-from melanoflow.classification.manifests import read_training_manifest
-from melanoflow.manifest import read_columns, select_shard
+from melanoflow.manifest import read_columns, read_training_manifest, select_shard
 
 log = logging.getLogger(__name__)
 

@@ -57,9 +57,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
-from melanoflow.classification.predict import predictions_schema
 from melanoflow.io import BadInputError, read_image, read_mask, write_json
-from melanoflow.manifest import read_columns, read_images_manifest, write_table
+from melanoflow.manifest import predictions_schema, read_columns, read_images_manifest, write_table
 
 log = logging.getLogger(__name__)
 

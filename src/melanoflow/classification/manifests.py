@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
+from tqdm import tqdm
 
 from melanoflow import io
+from melanoflow.classification.cache import load_resized
 from melanoflow.classification.recipe import (
     FULL_FRAME,
     ORIGINS,
@@ -30,37 +31,20 @@ from melanoflow.classification.recipe import (
     copy_transforms,
     stage_counts,
 )
-from melanoflow.manifest import SchemaError, read_columns, read_images_manifest, read_table, write_table
+from melanoflow.manifest import (
+    TRAIN_MANIFEST_SCHEMA,
+    SchemaError,
+    read_columns,
+    read_images_manifest,
+    write_table,
+)
 
 log = logging.getLogger(__name__)
 
-TRAIN_MANIFEST_SCHEMA = pa.schema(
-    [
-        pa.field("example_id", pa.string(), nullable=False),
-        pa.field("image_id", pa.string(), nullable=False),
-        pa.field("dataset", pa.string(), nullable=False),
-        pa.field("source_path", pa.string(), nullable=False),
-        pa.field("label", pa.string(), nullable=False),
-        pa.field("origin", pa.string(), nullable=False),  # real | purified | synthetic
-        pa.field("split", pa.string(), nullable=False),
-        pa.field("copy", pa.int32(), nullable=False),  # which of the `factor` copies of its example
-        pa.field("hflip", pa.bool_(), nullable=False),
-        pa.field("vflip", pa.bool_(), nullable=False),
-        pa.field("crop_x0", pa.float64(), nullable=False),  # crop box, fractions of width / height
-        pa.field("crop_y0", pa.float64(), nullable=False),
-        pa.field("crop_x1", pa.float64(), nullable=False),
-        pa.field("crop_y1", pa.float64(), nullable=False),
-        pa.field("seed", pa.int64(), nullable=False),  # seeds this example's online augmentation
-    ]
-)
 CROP_COLUMNS = ["crop_x0", "crop_y0", "crop_x1", "crop_y1"]
 OCCLUSION_COLUMNS = ["image_id", "dataset", "split", "label", "purified_path", "selected"]
 SYNTHETIC_COLUMNS = ["synthetic_id", "synthetic_path", "kept"]
 EXAMPLE_COLUMNS = ["image_id", "dataset", "source_path", "label", "origin", "split"]
-
-
-def read_training_manifest(path: str | os.PathLike) -> pd.DataFrame:
-    return read_table(path, TRAIN_MANIFEST_SCHEMA)
 
 
 def real_examples(images: pd.DataFrame) -> pd.DataFrame:
@@ -180,10 +164,8 @@ def materialise(manifest: pd.DataFrame, folder: Path, size: int) -> pd.DataFrame
 
     The rows then carry no transform any more (no flips, full frame): the files are the examples.
     """
-    import torch
-    from tqdm import tqdm
+    import torch  # here, not above: building a manifest without materialising it needs no torch
 
-    from melanoflow.classification.cache import load_resized
     from melanoflow.classification.data import apply_manifest_transform
 
     manifest = manifest.copy()

@@ -14,26 +14,22 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import torch
 from torchvision.transforms.v2 import functional as F
 
 from melanoflow.classification.cache import ImageCache, build_cache, lesion_boxes, open_cache
 from melanoflow.classification.data import ManifestImages, make_loader, to_model_input
-from melanoflow.classification.manifests import read_training_manifest
 from melanoflow.classification.model import for_inference, load_classifier
-from melanoflow.manifest import SchemaError, read_columns, write_table
+from melanoflow.manifest import (
+    SchemaError,
+    predictions_schema,
+    read_columns,
+    read_training_manifest,
+    write_table,
+)
 from melanoflow.runtime import select_device
 
 log = logging.getLogger(__name__)
-
-
-def predictions_schema(classes: list[str]) -> pa.Schema:
-    return pa.schema(
-        [pa.field(name, pa.string(), nullable=False)
-         for name in ("image_id", "dataset", "split", "label", "predicted")]
-        + [pa.field(f"prob_{label}", pa.float64(), nullable=False) for label in classes]
-    )
 
 
 # Test-time augmentation: the image as it is and its horizontal, vertical and double flips (image dims).

@@ -44,9 +44,9 @@ from melanoflow.classification.data import (
     make_loader,
     to_model_input,
 )
-from melanoflow.classification.manifests import read_training_manifest
 from melanoflow.classification.model import build_classifier, classifier_metadata, save_classifier
 from melanoflow.classification.settings import TrainSettings
+from melanoflow.manifest import read_training_manifest
 from melanoflow.resume import Resume, fingerprint
 from melanoflow.runtime import (
     autocast,

@@ -17,12 +17,11 @@ import sklearn.metrics
 
 from melanoflow.evaluation.decision import UNDECIDED, argmax_labels
 from melanoflow.io import BadInputError
-from melanoflow.manifest import read_columns
+from melanoflow.manifest import PREDICTION_ID_COLUMNS, read_columns
 
 # The ISIC 2017 challenge reported specificity at these melanoma sensitivities (the paper's Table 4).
 CHALLENGE_SENSITIVITIES = (0.82, 0.89, 0.95)
 
-PREDICTION_ID_COLUMNS = ("image_id", "dataset", "split", "label", "predicted")
 
 # The ISIC 2018 scorer calls a class present where its probability is above this (strictly), class by class.
 ISIC2018_MEASURES = ("accuracy", "sensitivity", "specificity")

@@ -7,8 +7,7 @@ import os
 import numpy as np
 
 from melanoflow.io import read_image, read_mask, write_figure
-from melanoflow.manifest import read_images_manifest, read_table
-from melanoflow.purification.run import OCCLUSIONS_SCHEMA
+from melanoflow.manifest import OCCLUSIONS_SCHEMA, read_images_manifest, read_table
 
 # Occlusion mask drawn over the original in this colour (RGB).
 MASK_COLOUR = np.array([255, 0, 255], np.uint8)

@@ -15,11 +15,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from tqdm import tqdm
 
 from melanoflow.io import BadInputError, read_image, read_mask, write_image
-from melanoflow.manifest import read_columns, read_images_manifest, select_shard, write_table
+from melanoflow.manifest import (
+    OCCLUSIONS_SCHEMA,
+    read_columns,
+    read_images_manifest,
+    select_shard,
+    write_table,
+)
 from melanoflow.purification.base import Purification
 from melanoflow.purification.classic import ClassicSettings, purify_classic
 from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazor
@@ -27,18 +32,6 @@ from melanoflow.purification.paper import PaperSettings, purify_paper
 
 log = logging.getLogger(__name__)
 
-OCCLUSIONS_SCHEMA = pa.schema(
-    [
-        pa.field("image_id", pa.string(), nullable=False),
-        pa.field("dataset", pa.string(), nullable=False),
-        pa.field("split", pa.string(), nullable=False),
-        pa.field("label", pa.string(), nullable=False),
-        pa.field("purified_path", pa.string(), nullable=False),
-        pa.field("occlusion_mask_path", pa.string(), nullable=False),
-        pa.field("occluded_fraction", pa.float64(), nullable=False),
-        pa.field("selected", pa.bool_(), nullable=False),
-    ]
-)
 LESION_MASK_COLUMNS = ["image_id", "dataset", "mask_path"]
 
 Purifier = Callable[[np.ndarray, np.ndarray | None], Purification]

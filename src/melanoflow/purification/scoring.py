@@ -12,13 +12,18 @@ import os
 from pathlib import Path
 
 from melanoflow.io import read_mask, write_json
-from melanoflow.manifest import read_table
-from melanoflow.purification.run import OCCLUSIONS_SCHEMA
+from melanoflow.manifest import OCCLUSIONS_SCHEMA, read_table
 
 log = logging.getLogger(__name__)
 
 KINDS = ("hair", "ruler")
 HAIR_RECALL_TARGET = 0.9
+
+
+def pixel_share(hits: int, pixels: int) -> float | None:
+    """Recall (true pixels found / true pixels) or precision (found pixels on the truth / found pixels);
+    None when there are no pixels to divide by."""
+    return hits / pixels if pixels else None
 
 
 def score_demo_occlusions(occlusions_path: str | os.PathLike, truth_dir: str | os.PathLike,
@@ -46,9 +51,9 @@ def score_demo_occlusions(occlusions_path: str | os.PathLike, truth_dir: str | o
     scores = {
         "method": method,
         "images": len(occlusions),
-        "precision": predicted_on_truth / predicted if predicted else None,
+        "precision": pixel_share(predicted_on_truth, predicted),
         **{kind: {"images": images_with[kind], "true_pixels": true_pixels[kind],
-                  "recall": found_pixels[kind] / true_pixels[kind] if true_pixels[kind] else None}
+                  "recall": pixel_share(found_pixels[kind], true_pixels[kind])}
            for kind in KINDS},
     }
     scores["hair_recall_target"] = HAIR_RECALL_TARGET

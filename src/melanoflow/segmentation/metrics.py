@@ -12,27 +12,24 @@ import os
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import torch
 from tqdm import tqdm
 
 from melanoflow.io import BadInputError, read_image, read_mask, write_figure, write_json
-from melanoflow.manifest import read_images_manifest, read_table, write_table
-from melanoflow.segmentation.predict import MASKS_SCHEMA
+from melanoflow.manifest import (
+    MASKS_SCHEMA,
+    PER_IMAGE_SCHEMA,
+    SEGMENTATION_SCORES,
+    read_images_manifest,
+    read_table,
+    write_table,
+)
 
 log = logging.getLogger(__name__)
 
 JACCARD_THRESHOLD = 0.65
-SCORES = ("jaccard", "thresholded_jaccard", "dice")
+SCORES = SEGMENTATION_SCORES
 
-PER_IMAGE_SCHEMA = pa.schema(
-    [
-        pa.field("image_id", pa.string(), nullable=False),
-        pa.field("dataset", pa.string(), nullable=False),
-        pa.field("split", pa.string(), nullable=False),
-        *(pa.field(score, pa.float64(), nullable=False) for score in SCORES),
-    ]
-)
 
 
 def scores_from_counts(tp, fp, fn) -> dict[str, np.ndarray]:

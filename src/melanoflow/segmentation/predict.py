@@ -15,28 +15,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import torch
 from scipy import ndimage
 from tqdm import tqdm
 
 from melanoflow.io import read_image, write_image
-from melanoflow.manifest import read_images_manifest, select_shard, write_table
+from melanoflow.manifest import MASKS_SCHEMA, read_images_manifest, select_shard, write_table
 from melanoflow.runtime import autocast, load_checkpoint, select_device
 from melanoflow.segmentation.data import network_input, resize_image
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
 
 log = logging.getLogger(__name__)
 
-MASKS_SCHEMA = pa.schema(
-    [
-        pa.field("image_id", pa.string(), nullable=False),
-        pa.field("dataset", pa.string(), nullable=False),
-        pa.field("split", pa.string(), nullable=False),
-        pa.field("mask_path", pa.string(), nullable=False),
-        pa.field("lesion_fraction", pa.float64(), nullable=False),
-    ]
-)
 
 
 def load_segmenter(path: str | os.PathLike, device: torch.device) -> DilatedUNet:

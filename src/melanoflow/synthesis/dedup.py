@@ -18,28 +18,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 import torch
 from tqdm import tqdm
 
 from melanoflow import io as mio
-from melanoflow.manifest import SPLITS, read_table, write_table
+from melanoflow.manifest import NEAREST_SCHEMA, SAMPLES_SCHEMA, SPLITS, read_table, write_table
 from melanoflow.synthesis.data import load_images, real_images
-from melanoflow.synthesis.sample import SAMPLES_SCHEMA
 
 log = logging.getLogger(__name__)
 
-NEAREST_SCHEMA = pa.schema(
-    [
-        pa.field("synthetic_id", pa.string(), nullable=False),
-        pa.field("synthetic_path", pa.string(), nullable=False),
-        pa.field("nearest_id", pa.string(), nullable=False),
-        pa.field("nearest_split", pa.string(), nullable=False),
-        pa.field("nearest_path", pa.string(), nullable=False),
-        pa.field("mse", pa.float64(), nullable=False),
-        pa.field("kept", pa.bool_(), nullable=False),
-    ]
-)
 
 
 def _flat_float(images: torch.Tensor) -> torch.Tensor:

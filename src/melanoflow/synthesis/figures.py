@@ -7,10 +7,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from melanoflow import io as mio
-from melanoflow.manifest import read_table
+from melanoflow.manifest import NEAREST_SCHEMA, read_table
 from melanoflow.runtime import load_checkpoint
 from melanoflow.synthesis.data import load_image
-from melanoflow.synthesis.dedup import NEAREST_SCHEMA
 
 
 def mse_histogram(nearest: pd.DataFrame, class_name: str, threshold: float):

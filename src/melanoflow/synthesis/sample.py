@@ -6,25 +6,17 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 import torch
 from tqdm import tqdm
 
 from melanoflow import io as mio
 from melanoflow import runtime
 from melanoflow.io import BadInputError
-from melanoflow.manifest import relative_to_workdir, write_table
+from melanoflow.manifest import SAMPLES_SCHEMA, relative_to_workdir, write_table
 from melanoflow.synthesis.train import CHECKPOINT_FORMAT, build_models, epoch_generator
 
 log = logging.getLogger(__name__)
 
-SAMPLES_SCHEMA = pa.schema(
-    [
-        pa.field("synthetic_id", pa.string(), nullable=False),
-        pa.field("synthetic_path", pa.string(), nullable=False),
-        pa.field("label", pa.string(), nullable=False),
-    ]
-)
 SAMPLING_STREAM = 3  # random stream of the sampling noise (training uses 0-2)
 BATCH = 64
 

@@ -1,8 +1,11 @@
-"""Purification quality: PSNR over a pixel subset and occlusion-mask recall/precision."""
+"""Purification quality on drawn occlusions (bench/occlusions.py): PSNR over a pixel subset and
+occlusion-mask recall/precision (computed as the workflow's demo scoring does)."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from melanoflow.purification.scoring import pixel_share
 
 
 def psnr(restored: np.ndarray, clean: np.ndarray, where: np.ndarray) -> float:
@@ -35,6 +38,7 @@ def mask_counts(predicted: np.ndarray, truth_core: np.ndarray, truth_touched: np
 
 
 def recall_precision(counts: dict[str, int]) -> tuple[float, float]:
-    recall = counts["found_core"] / counts["true_core"] if counts["true_core"] else float("nan")
-    precision = counts["predicted_on_truth"] / counts["predicted"] if counts["predicted"] else float("nan")
-    return recall, precision
+    """Recall of the truth's core and precision of the predicted mask; NaN without pixels."""
+    recall = pixel_share(counts["found_core"], counts["true_core"])
+    precision = pixel_share(counts["predicted_on_truth"], counts["predicted"])
+    return tuple(float("nan") if value is None else value for value in (recall, precision))

@@ -1,4 +1,4 @@
-"""Hairs and ruler marks of known mask drawn over clean images, to measure purification.
+"""Hairs and ruler marks of known mask drawn over clean images, to measure purification (bench_purification).
 
 Each occlusion is drawn as an anti-aliased coverage layer (0..1) and blended over the image, so the
 truth is exact: ``touched`` marks every pixel the drawing changed (PSNR over hair pixels is measured
