@@ -21,6 +21,7 @@ DATA_FLOW = [
     "5. Classifiers",
     "6. Comparison",
     "7. Explanations",
+    "8. Shortcuts",
 ]
 
 
