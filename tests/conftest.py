@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.tiny_run import copy_run, tiny_run  # noqa: F401  (fixtures of the end-to-end and SLURM tests)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 

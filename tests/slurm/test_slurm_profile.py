@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from melanoflow import gpuslots
+from tests.tiny_run import assert_same_tables_and_weights
 
 from .cluster import ClusterUnavailable, LocalSlurmCluster, install_packages
 
@@ -90,7 +91,7 @@ def produced_files(workdir: Path) -> dict[str, Path]:
 
 
 def test_tiny_dag_runs_through_slurm_with_the_profiles_resources_and_matches_a_local_run(
-    slurm_cluster, tmp_path
+    slurm_cluster, tiny_run, tmp_path
 ):
     # The SLURM run mostly waits for the cluster's polls: run the local reference run meanwhile.
     slurm_run = start_snakemake(
@@ -133,6 +134,9 @@ def test_tiny_dag_runs_through_slurm_with_the_profiles_resources_and_matches_a_l
         pd.testing.assert_frame_equal(ours[["image_id", "dataset", "label"]], theirs[["image_id", "dataset", "label"]])
         assert list(ours.columns) == list(theirs.columns)
     assert (tmp_path / "slurm" / "results" / "reports" / "comparison.md").is_file()
+
+    # Determinism: the local run and the session's tiny run, two clean runs on the CPU, agree exactly.
+    assert_same_tables_and_weights(tiny_run, tmp_path / "local")
 
 
 def resources_of(record: dict[str, str]) -> tuple[str, str, str]:
