@@ -458,12 +458,13 @@ def compare_variants(
         for variant, frame in frames.items()
         if CLASSICAL_FLOOR in frames and variant != CLASSICAL_FLOOR
     }
+    # the baseline's own purified predictions were already compared with it above, on the same resamples
     test_time = {
-        variant: bootstrap.paired_differences(
-            frame, frames[f"{variant}{TEST_PURIFIED}"], **scoring, **bootstrap_arguments(params)
-        )
+        variant: differences[purified]
+        if variant == baseline
+        else bootstrap.paired_differences(frame, frames[purified], **scoring, **bootstrap_arguments(params))
         for variant, frame in frames.items()
-        if f"{variant}{TEST_PURIFIED}" in frames
+        if (purified := f"{variant}{TEST_PURIFIED}") in frames
     }
     classifiers = {variant: read_classifier_metadata(path) for variant, path in checkpoints.items()}
     table = comparison_table(scores, differences, classifiers, params["sensitivities"], headline)
