@@ -48,6 +48,13 @@ def config_problems(config: Mapping) -> list[str]:
     expect("synthesis.samples", config["synthesis"]["samples"], classes, "one of classes")
     for name, dataset in config["datasets"].items():
         expect(f"datasets.{name}.labels", set((dataset.get("labels") or {}).values()), classes, "one of classes")
+        split = dataset.get("split", "official")
+        if split == "trap" and "trap" not in dataset:
+            problems.append(f"datasets.{name}.trap: datasets.{name}.split is trap, but the trap settings are missing")
+        elif split != "trap" and "trap" in dataset:
+            problems.append(f"datasets.{name}.trap: set, but datasets.{name}.split is {split!r}, not trap")
+        elif split == "trap":
+            expect(f"datasets.{name}.trap.class", [dataset["trap"]["class"]], classes, "one of classes")
     demo = config["demo"]
     if demo["enabled"]:
         expect("demo.class_shares", demo["class_shares"], classes, "one of classes")

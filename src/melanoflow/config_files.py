@@ -3,7 +3,9 @@
 A config named on the command line (`--configfile`) changes only what it names: settings are merged key by
 key into the default. Collections of named things (the datasets, the classifier variants, the classes the
 GANs synthesize) are replaced whole when an overlay names any, so that a demo or CPU run never inherits the
-paper's archives or variants.
+paper's archives or variants. Several overlays merge key by key among themselves first (as Snakemake
+merges its config files); a later one drops a named thing an earlier one brought with ``name: null``
+(config/isic2017-trap.yaml drops PH2 and two variants of config/isic2017-cpu.yaml).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ def merge(base: Mapping, changes: Mapping, replaced_whole=REPLACED_WHOLE, path: 
         here = (*path, key)
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and here not in replaced_whole:
             merged[key] = merge(merged[key], value, replaced_whole, here)
+        elif here in replaced_whole and isinstance(value, Mapping):
+            merged[key] = {name: copy.deepcopy(item) for name, item in value.items() if item is not None}
         else:
             merged[key] = copy.deepcopy(value)
     return merged

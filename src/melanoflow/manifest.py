@@ -19,7 +19,12 @@ import pyarrow.parquet as pq
 
 from melanoflow.io import atomic_path
 
-SPLITS = ("train", "val", "test")
+# ``untrapped`` is the second test split of a trap split (datasets.<name>.trap): test images that keep the
+# artefact-class association of the data, beside the ``test`` split where it is reversed.
+UNTRAPPED = "untrapped"
+SPLITS = ("train", "val", "test", UNTRAPPED)
+# The splits classifiers predict: every split but training.
+PREDICTED_SPLITS = ("val", "test", UNTRAPPED)
 # The split summary's entry for archive parts without ground truth: not ingested, never scored.
 UNSCORED = "unscored"
 

@@ -9,11 +9,11 @@ from sklearn.metrics import roc_auc_score
 from melanoflow.evaluation.artefacts import (
     ALL_IMAGES,
     SHORTCUT_FLOOR,
-    read_flags,
     shortcut_floor,
     stratified_aucs,
     write_artefact_strata,
 )
+from melanoflow.ingest.flags import read_flags
 from melanoflow.io import BadInputError
 from melanoflow.manifest import write_images_manifest
 

@@ -69,3 +69,52 @@ rule counterfactual_insertion:
         flag_datasets=list(ARTEFACT_FLAGS),
     script:
         "../scripts/evaluation_counterfactual.py"
+
+
+# Trap splits (a dataset with `split: trap`): how far each classifier falls when the artefact's
+# association with the class is reversed.
+rule trap_drops:
+    input:
+        predictions=expand(
+            f"{RESULTS}/predictions/{{variant}}.parquet", variant=VALIDATED
+        ),
+        images=f"{RESULTS}/manifests/images.parquet",
+        flags=[trap["flags"] for trap in TRAPS.values()],
+        code=script_code("evaluation_trap"),
+    output:
+        drops=report(
+            f"{RESULTS}/reports/artefacts/trap.csv",
+            caption="../report/artefact_trap_table.rst",
+            category="8. Shortcuts",
+            labels={"figure": "trap split: AUC drops (table)"},
+        ),
+        association=report(
+            f"{RESULTS}/reports/artefacts/trap_association.csv",
+            caption="../report/artefact_trap_association.rst",
+            category="8. Shortcuts",
+            labels={"figure": "trap split: association per split"},
+        ),
+        summary=f"{RESULTS}/reports/artefacts/trap.md",
+        figure=report(
+            f"{RESULTS}/reports/artefacts/trap.png",
+            caption="../report/artefact_trap.rst",
+            category="8. Shortcuts",
+            labels={"figure": "trap split: AUC drops"},
+        ),
+    log:
+        f"{RESULTS}/logs/evaluate/trap_drops.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/trap_drops.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        settings=stage_settings(
+            "evaluation", "melanoma_class", "keratosis_class", "bootstrap", "baseline"
+        ),
+        prediction_sets=VALIDATED,
+        traps={
+            name: {"artefact": trap["artefact"], "class": trap["class"]}
+            for name, trap in TRAPS.items()
+        },
+    script:
+        "../scripts/evaluation_trap.py"

@@ -13,7 +13,7 @@ try:
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
-RESULTS = "results"
+RESULTS = config["results"]
 # workflow/ (this file is workflow/rules/common.smk), wherever the Snakefile that includes it lives.
 WORKFLOW_DIR = Path(str(workflow.current_basedir)).parent
 # One environment for every job (`--sdm conda`); it mirrors the pip pins of `make install`.
@@ -38,8 +38,14 @@ def dataset_input_files(wildcards):
     folder = Path(config["datasets"][name]["path"])
     if DEMO_DIR is not None and folder == Path(DEMO_DIR):
         return demo_archive_files()
+    trap_flags = (
+        [config["datasets"][name]["trap"]["flags"]]
+        if "trap" in config["datasets"][name]
+        else []
+    )
     if folder.exists():
-        return sorted(str(p) for p in folder.iterdir() if not p.name.startswith("."))
+        files = {str(p) for p in folder.iterdir() if not p.name.startswith(".")}
+        return sorted(files | {os.path.normpath(path) for path in trap_flags})
     raise WorkflowError(
         f"dataset {name!r}: folder {folder} does not exist; put the official archives there "
         "(see README.md) or run the demo with --configfile config/demo.yaml"
@@ -331,6 +337,12 @@ EXPLAINED = config["evaluation"]["vbp"]["variants"]
 SCORING_KEYS = ("melanoma_class", "keratosis_class", "sensitivities", "bootstrap")
 COMPARISON_KEYS = (*SCORING_KEYS, "baseline", "proposed")
 ARTEFACT_FLAGS = config["evaluation"]["artefacts"]["flags"]
+# Datasets split as traps (datasets.<name>.trap): their runs also measure the AUC drop on reversal.
+TRAPS = {
+    name: dataset["trap"]
+    for name, dataset in config["datasets"].items()
+    if dataset.get("split") == "trap"
+}
 COUNTERFACTUAL = config["evaluation"]["artefacts"]["counterfactual"]
 
 
@@ -373,6 +385,11 @@ def artefact_targets():
         f"{RESULTS}/reports/artefacts/strata.csv",
         f"{RESULTS}/reports/artefacts/strata.png",
     ]
+    if TRAPS:
+        targets += [
+            f"{RESULTS}/reports/artefacts/{name}"
+            for name in ("trap.csv", "trap_association.csv", "trap.md", "trap.png")
+        ]
     if COUNTERFACTUAL["enabled"]:
         targets += [
             f"{RESULTS}/reports/artefacts/counterfactual.csv",

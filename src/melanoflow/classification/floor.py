@@ -58,7 +58,13 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from melanoflow.io import BadInputError, read_image, read_mask, write_json
-from melanoflow.manifest import predictions_schema, read_columns, read_images_manifest, write_table
+from melanoflow.manifest import (
+    PREDICTED_SPLITS,
+    predictions_schema,
+    read_columns,
+    read_images_manifest,
+    write_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +91,6 @@ FEATURE_NAMES = (
     + ["area_fraction", "eccentricity", "solidity", "extent", "compactness"]
     + ["asymmetry_major", "asymmetry_minor", "border_sharpness"]
 )
-SPLITS_PREDICTED = ("val", "test")
 
 
 def to_working_size(rgb: np.ndarray, mask: np.ndarray,
@@ -334,7 +339,7 @@ def predict_floor(images_manifest_path: str | os.PathLike, masks_table_path: str
     log.info("classical floor: %d images (%s)", len(rows), rows["split"].value_counts().to_dict())
     features = feature_table(rows, threads)
     model, summary = fit_floor(features, rows["label"], rows["split"], classes, params["C"], params["seed"])
-    predicted = rows["split"].isin(SPLITS_PREDICTED).to_numpy()
+    predicted = rows["split"].isin(PREDICTED_SPLITS).to_numpy()
     probabilities = class_probabilities(model, features.loc[predicted], classes)
     table = predictions_table(rows.loc[predicted], probabilities, classes)
     write_table(table, predictions_path, predictions_schema(classes))

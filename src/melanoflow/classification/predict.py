@@ -21,6 +21,7 @@ from melanoflow.classification.cache import ImageCache, build_cache, lesion_boxe
 from melanoflow.classification.data import ManifestImages, make_loader, to_model_input
 from melanoflow.classification.model import for_inference, load_classifier
 from melanoflow.manifest import (
+    PREDICTED_SPLITS,
     SchemaError,
     predictions_schema,
     read_columns,
@@ -108,13 +109,13 @@ def with_purified_sources(rows: pd.DataFrame, occlusions: pd.DataFrame, name: st
 def predict_variant(manifest_path: str, cache_path: str, index_path: str, model_path: str, out_path: str,
                     params: Mapping, occlusions_path: str | None = None, threads: int = 1,
                     masks_path: str | None = None) -> None:
-    """Workflow entry point: predictions for the val and test splits; with ``occlusions_path``, on the test
+    """Workflow entry point: predictions for every split but training (manifest.PREDICTED_SPLITS); with ``occlusions_path``, on the test
     images only, each occluded one replaced by its purified copy (test-time purification)."""
     torch.set_num_threads(threads)
     device = select_device(params["device"])
     model, meta = load_classifier(model_path, device)
     rows = read_training_manifest(manifest_path)
-    rows = rows.loc[rows["split"].isin(["test"] if occlusions_path else ["val", "test"])]
+    rows = rows.loc[rows["split"].isin(["test"] if occlusions_path else PREDICTED_SPLITS)]
     if not (rows["split"] == "test").any():
         raise ValueError(f"{manifest_path}: no test rows to predict")
     if occlusions_path:

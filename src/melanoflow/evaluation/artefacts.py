@@ -35,6 +35,7 @@ from melanoflow.evaluation.metrics import (
     probability_columns,
     read_predictions,
 )
+from melanoflow.ingest.flags import read_flags
 from melanoflow.manifest import read_columns, read_images_manifest
 
 log = logging.getLogger(__name__)
@@ -50,34 +51,6 @@ TABLE_COLUMNS = (
     "melanoma_auc", "melanoma_auc_low", "melanoma_auc_high",
     "mean_auc", "mean_auc_low", "mean_auc_high", "missing_reason",
 )
-
-
-def read_flags(flag_files: Mapping[str, str | os.PathLike], images: pd.DataFrame) -> pd.DataFrame:
-    """dataset, image_id and one 0/1 column per artefact for every image of the flagged datasets.
-
-    Every file needs an ``image_id`` column, the same artefact columns as the others, 0/1 values, and a
-    row for each of its dataset's images in the manifest; BadInputError names the file otherwise.
-    """
-    frames, artefacts = [], None
-    for dataset, path in flag_files.items():
-        flags = pd.read_csv(path, dtype={"image_id": str})
-        if "image_id" not in flags.columns:
-            raise io.BadInputError(f"{path}: flags need an image_id column (found {', '.join(flags.columns)})")
-        columns = [column for column in flags.columns if column != "image_id"]
-        if not columns:
-            raise io.BadInputError(f"{path}: no artefact columns beside image_id")
-        if artefacts is not None and set(columns) != set(artefacts):
-            raise io.BadInputError(f"{path}: artefact columns {sorted(columns)} differ from the other flag files' "
-                                   f"{sorted(artefacts)}")
-        artefacts = artefacts or columns
-        if not flags[artefacts].isin([0, 1]).all().all():
-            raise io.BadInputError(f"{path}: artefact flags must be 0 or 1")
-        absent = sorted(set(images.loc[images["dataset"] == dataset, "image_id"]) - set(flags["image_id"]))
-        if absent:
-            raise io.BadInputError(f"{path}: no flags for {len(absent)} image(s) of dataset {dataset!r}, "
-                                   f"e.g. {', '.join(absent[:3])}")
-        frames.append(flags[["image_id", *artefacts]].assign(dataset=dataset))
-    return pd.concat(frames, ignore_index=True)
 
 
 def detected_occlusion_flags(occlusions: str | os.PathLike, threshold: float) -> pd.DataFrame:
@@ -115,22 +88,23 @@ def subset_aucs(
     return row
 
 
-def shortcut_floor(flags: pd.DataFrame, artefacts: list[str], classes: list[str], seed: int) -> pd.DataFrame:
-    """Test-split predictions of a logistic regression fitted on the training split's flags and labels.
+def shortcut_floor(flags: pd.DataFrame, artefacts: list[str], classes: list[str], seed: int,
+                   splits: tuple[str, ...] = ("test",)) -> pd.DataFrame:
+    """Predictions for the ``splits`` of a logistic regression fitted on the training split's flags and labels.
 
     ``flags`` has dataset, image_id, split, label and the ``artefacts`` columns; the result has the
     columns of a predictions table (a class absent from training gets probability 0).
     """
     train = flags[flags["split"] == "train"]
-    test = flags[flags["split"] == "test"].reset_index(drop=True)
+    predicted = flags[flags["split"].isin(splits)].reset_index(drop=True)
     if train["label"].nunique() < 2:
         raise io.BadInputError("shortcut floor: the flagged training images hold fewer than two classes")
     model = LogisticRegression(max_iter=1000, random_state=seed).fit(train[artefacts].to_numpy(float), train["label"])
-    fitted = pd.DataFrame(model.predict_proba(test[artefacts].to_numpy(float)), columns=model.classes_)
+    fitted = pd.DataFrame(model.predict_proba(predicted[artefacts].to_numpy(float)), columns=model.classes_)
     probabilities = fitted.reindex(columns=classes, fill_value=0.0)
     probabilities.columns = probability_columns(classes)
     log.info("shortcut floor: logistic regression on %d flag(s) of %d training images", len(artefacts), len(train))
-    return pd.concat([test[["dataset", "image_id", "label"]], probabilities], axis=1)
+    return pd.concat([predicted[["dataset", "image_id", "split", "label"]], probabilities], axis=1)
 
 
 def stratified_aucs(

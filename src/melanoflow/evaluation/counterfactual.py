@@ -26,9 +26,9 @@ from tqdm import tqdm
 
 from melanoflow import io
 from melanoflow.demo.generate import draw_ink, draw_patch, draw_ruler
-from melanoflow.evaluation.artefacts import read_flags
 from melanoflow.evaluation.bootstrap import percentile_interval
 from melanoflow.evaluation.decision import argmax_labels
+from melanoflow.ingest.flags import read_flags
 from melanoflow.manifest import read_columns, read_images_manifest
 from melanoflow.predict.pipeline import Predictor
 

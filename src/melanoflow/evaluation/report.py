@@ -24,7 +24,7 @@ import pandas as pd
 from melanoflow import io
 from melanoflow.evaluation import bootstrap, figures
 from melanoflow.evaluation.metrics import ISIC2018_MEASURES, read_predictions, score_predictions
-from melanoflow.manifest import UNSCORED
+from melanoflow.manifest import UNSCORED, UNTRAPPED
 
 log = logging.getLogger(__name__)
 
@@ -519,7 +519,7 @@ def split_lines(splits: Mapping) -> list[str]:
         f"{dataset}: "
         + "; ".join(
             f"{name}: {parts[name]['images']} images, {parts[name]['origin']}"
-            for name in ("test", "val", "train", UNSCORED)
+            for name in ("test", UNTRAPPED, "val", "train", UNSCORED)
             if name in parts
         )
         for dataset, parts in splits.items()

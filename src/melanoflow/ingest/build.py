@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from melanoflow.ingest.archive import Limits
 from melanoflow.ingest.readers import READERS, Candidate
+from melanoflow.ingest.trap import apply_trap_split
 from melanoflow.io import BadInputError, decode_image, write_bytes, write_image, write_json
 from melanoflow.manifest import (
     IMAGES_SCHEMA,
@@ -194,7 +195,9 @@ def assign_splits(manifest: pd.DataFrame, datasets: dict, fractions: dict, seed:
 
     ``official`` keeps the archive's parts and carves any missing val or test part (``fractions``) from
     its training part, stratified by class and grouped by lesion; ``stratified`` splits the whole dataset
-    that way; ``train`` puts every image in training (extra training data, as the paper used PH2).
+    that way; ``train`` puts every image in training (extra training data, as the paper used PH2);
+    ``trap`` builds a trap split from the dataset's artefact flags (ingest.trap), leaving out the images
+    it cannot use.
     """
     manifest = manifest.copy()
     sources = {}
@@ -204,6 +207,8 @@ def assign_splits(manifest: pd.DataFrame, datasets: dict, fractions: dict, seed:
         if mode == "train":
             manifest.loc[rows, "split"] = "train"
             sources[name] = {"train": "all images (split: train)"}
+        elif mode == "trap":
+            sources[name] = apply_trap_split(manifest, rows, dataset["trap"], seed, name)
         elif mode == "official" and manifest.loc[rows, "split"].notna().all():
             sources[name] = carve_missing_splits(manifest, rows, fractions, seed, name)
         else:
@@ -211,6 +216,7 @@ def assign_splits(manifest: pd.DataFrame, datasets: dict, fractions: dict, seed:
             sources[name] = {split: "stratified by class, grouped by lesion" for split in SPLITS}
         sources[name] = {split: origin for split, origin in sources[name].items()
                          if (manifest.loc[rows, "split"] == split).any()}
+    manifest = manifest.loc[manifest["split"].notna()].reset_index(drop=True)
     unknown = set(manifest["split"]) - set(SPLITS)
     if unknown:
         raise IngestError(f"unknown split names {sorted(unknown)}; use {SPLITS}")
