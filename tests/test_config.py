@@ -22,11 +22,11 @@ DEFAULT = REPO / "config" / "config.yaml"
 
 
 def load(name):
-    """A shipped config as the workflow sees it: config.yaml itself, or an overlay laid over it."""
-    return load_config([] if name == "config.yaml" else [REPO / "config" / name], DEFAULT)
+    """A shipped config as the workflow sees it: config.yaml itself, or overlays (``a.yaml+b.yaml``) laid over it."""
+    return load_config([] if name == "config.yaml" else [REPO / "config" / part for part in name.split("+")], DEFAULT)
 
 
-SHIPPED = ["config.yaml", "demo.yaml", "isic2017-cpu.yaml", "isic2018-cpu.yaml"]
+SHIPPED = ["config.yaml", "demo.yaml", "isic2017-cpu.yaml", "isic2018-cpu.yaml", "isic2017-cpu.yaml+isic2017-trap.yaml"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -106,10 +106,49 @@ def test_an_overlay_replaces_named_collections_and_merges_settings():
     assert default["segmentation"]["epochs"] == 50  # the default is not modified
 
 
-@pytest.mark.parametrize("name", ["demo.yaml", "isic2017-cpu.yaml", "isic2018-cpu.yaml"])
-def test_shipped_overlays_hold_only_what_differs(name):
+def test_a_later_overlay_drops_named_things_with_null(tmp_path):
+    (tmp_path / "first.yaml").write_text("datasets: {a: {path: x}, b: {path: y}}\n"
+                                         "classification: {variants: {baseline: {factor: 1}, proposed: {factor: 2}}}\n")
+    (tmp_path / "second.yaml").write_text("datasets: {a: {split: trap}, b: null}\n"
+                                          "classification: {variants: {baseline: null}}\nevaluation: {keratosis_class: null}\n")
+    (tmp_path / "default.yaml").write_text("datasets: {c: {path: z}}\nevaluation: {keratosis_class: k}\n"
+                                           "classification: {epochs: 3, variants: {other: {factor: 6}}}\n")
+
+    config = load_config([tmp_path / "first.yaml", tmp_path / "second.yaml"], tmp_path / "default.yaml")
+
+    assert config == {"datasets": {"a": {"path": "x", "split": "trap"}},
+                      "classification": {"epochs": 3, "variants": {"proposed": {"factor": 2}}},
+                      "evaluation": {"keratosis_class": None}}  # null outside named collections is a value
+
+
+def test_the_trap_overlay_changes_only_the_split_the_folder_and_the_variants():
+    cpu, trap = load("isic2017-cpu.yaml"), load("isic2017-cpu.yaml+isic2017-trap.yaml")
+    assert trap["results"] == "results/trap" and cpu["results"] == "results"
+    assert list(trap["datasets"]) == ["isic2017"] and list(trap["classification"]["variants"]) == ["baseline", "proposed"]
+    assert trap["datasets"]["isic2017"]["split"] == "trap"
+    for section in ("segmentation", "purification", "synthesis"):
+        assert trap[section] == cpu[section]
+    assert {key: value for key, value in trap["classification"].items() if key != "variants"} == {
+        key: value for key, value in cpu["classification"].items() if key != "variants"}
+
+
+def test_trap_settings_must_go_with_a_trap_split():
+    config = copy.deepcopy(load("isic2017-cpu.yaml+isic2017-trap.yaml"))
+    config["datasets"]["isic2017"]["trap"]["class"] = "mel"
+    config["datasets"]["ph2"] = {**load("isic2017-cpu.yaml")["datasets"]["ph2"],
+                                 "trap": config["datasets"]["isic2017"]["trap"]}
+    assert config_problems(config) == [
+        "datasets.isic2017.trap.class: 'mel' is not one of classes (known: melanoma, nevus, seborrheic_keratosis)",
+        "datasets.ph2.trap: set, but datasets.ph2.split is 'train', not trap",
+    ]
+
+
+@pytest.mark.parametrize(("name", "base"), [("demo.yaml", "config.yaml"), ("isic2017-cpu.yaml", "config.yaml"),
+                                            ("isic2018-cpu.yaml", "config.yaml"),
+                                            ("isic2017-trap.yaml", "isic2017-cpu.yaml")])
+def test_shipped_overlays_hold_only_what_differs(name, base):
     overlay = yaml.safe_load((REPO / "config" / name).read_text())
-    default = yaml.safe_load(DEFAULT.read_text())
+    default = load(base)
 
     def repeated(changes, base, path=()):
         for key, value in changes.items():
