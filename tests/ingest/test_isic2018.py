@@ -82,7 +82,8 @@ def test_a_part_without_ground_truth_is_listed_as_unscored(tmp_path, caplog):
         manifest, splits = run(tmp_path, folder)
     assert not manifest.image_id.str.startswith("ISIC_3").any()
     assert splits["unscored"]["images"] == 5 and "ISIC2018_Task3_Test_Input" in splits["unscored"]["origin"]
-    target = "results/predict/unscored/isic2018/ISIC2018_Task3_Test_Input"
+    # beside the images folder, in the run's results folder
+    target = (tmp_path / "out" / "predict" / "unscored" / "isic2018" / "ISIC2018_Task3_Test_Input").as_posix()
     assert "ISIC2018_Task3_Test_Input.zip has no ground truth" in caplog.text and target in caplog.text
     assert target in splits["unscored"]["origin"]
 

@@ -63,6 +63,7 @@ def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: dict,
 
     Returns its manifest rows, its quarantined images and where each of its splits came from.
     """
+    results = Path(images_dir).parent  # the run's results folder (config `results`) holds images/
     limits = Limits(settings["max_uncompressed_bytes"], settings["max_compression_ratio"])
     rows, quarantined = [], []
     scan = READERS[dataset["format"]](Path(dataset["path"]), limits, dataset)
@@ -71,7 +72,7 @@ def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: dict,
                     "; ".join(scan.unmatched_labels[:3]))
     for part, count in scan.unscored.items():
         log.warning("%s: %s has no ground truth: its %d images are not ingested and cannot be scored; the "
-                    "workflow predicts them into %s", name, part, count, unscored_predictions_dir(name, part))
+                    "workflow predicts them into %s", name, part, count, unscored_predictions_dir(results, name, part))
     mapping = dataset.get("labels") or {label: label for label in classes}
     with ThreadPoolExecutor(max(threads, 1)) as pool:
         jobs = [pool.submit(extract, name, candidate, mapping, classes, settings["max_pixels"], Path(images_dir))
@@ -95,14 +96,14 @@ def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: dict,
     if scan.unscored:
         sources[name][UNSCORED] = {
             "origin": "no ground truth, so not ingested and not scored; predicted into "
-                      + " and ".join(unscored_predictions_dir(name, part) for part in scan.unscored),
+                      + " and ".join(unscored_predictions_dir(results, name, part) for part in scan.unscored),
             "images": sum(scan.unscored.values())}
     return table, quarantined, sources[name]
 
 
-def unscored_predictions_dir(dataset: str, part: str | Path) -> str:
+def unscored_predictions_dir(results: Path, dataset: str, part: str | Path) -> str:
     """Where the workflow's predict_unscored rule writes its predictions of an unlabelled archive part."""
-    return f"results/predict/unscored/{dataset}/{Path(part).name.removesuffix('.zip')}"
+    return (results / "predict" / "unscored" / dataset / Path(part).name.removesuffix(".zip")).as_posix()
 
 
 def merge_datasets(parts: list[tuple[pd.DataFrame, pd.DataFrame, dict]]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
