@@ -62,7 +62,8 @@ class RunArtefacts:
 
 
 def missing(path: Path, results: Path, what: str) -> MissingArtefactError:
-    target = Path("results") / path.relative_to(results)
+    # a results folder given relative to the project is the target's own prefix (config `results`)
+    target = path if not path.is_absolute() else Path("results") / path.relative_to(results)
     return MissingArtefactError(
         f"{path} is missing ({what}). Make it in the project that made this run with: "
         f"snakemake --configfile <the run's config> {target.as_posix()} (or run the whole workflow)"
