@@ -2,16 +2,16 @@
 the data's own on the untrapped split, all counted from the result (generated flags; the team's real ISIC
 2017 flags when ../shared is there)."""
 
-import json
 import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from melanoflow.ingest.trap import TrapSettings, association, class_plan, trap_split
+from melanoflow.config_files import load_config
+from melanoflow.ingest.trap import TrapSettings, apply_trap_split, association, class_plan, trap_split
 from melanoflow.io import BadInputError
-from melanoflow.manifest import UNTRAPPED, read_images_manifest
+from melanoflow.manifest import UNTRAPPED
 
 from ..conftest import REPO
 from ..e2e.conftest import SNAKEMAKE
@@ -104,26 +104,24 @@ def test_a_lesion_of_two_classes_and_bad_settings_are_named():
                                   "test_fraction": 0.2, "untrapped_fraction": 0.1})
 
 
-def test_the_real_isic_2017_crops_trapped_through_the_workflow(tmp_path, shared_data):
-    """config/isic2017-trap.yaml as a user runs it, up to the manifest; the DAG plans the trap's report."""
-    raw = tmp_path / "resources" / "raw"
-    raw.mkdir(parents=True)
-    (raw / "isic2017").symlink_to(shared_data / "isic2017-crops")
-    (raw / "ph2").symlink_to(shared_data / "ph2-real")
-    configs = ["--configfile", str(REPO / "config" / "isic2017-cpu.yaml"), str(REPO / "config" / "isic2017-trap.yaml")]
-    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--cores", "2"]
-    planned = subprocess.run([*command, "-n", "--quiet", "rules", *configs], capture_output=True, text=True,
-                             timeout=300)
-    assert planned.returncode == 0, planned.stderr[-4000:]
-    assert "trap_drops" in planned.stdout and "ph2" not in planned.stdout
-    result = subprocess.run([*command, "results/trap/manifests/images.parquet", *configs], capture_output=True,
-                            text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-4000:]
+def test_the_real_isic_2017_crops_trapped(tmp_path, shared_data):
+    """config/isic2017-trap.yaml's trap on the team's crops and flags (labels from the official ground truth,
+    so no image is decoded); the workflow plans it, into its own results folder, as a user runs it."""
+    crops = shared_data / "isic2017-crops"
+    truth = pd.concat(pd.read_csv(path, dtype={"image_id": str})
+                      for path in sorted(crops.glob("ISIC-2017_*_Part3_GroundTruth.csv")))
+    labels = np.select([truth["melanoma"] == 1, truth["seborrheic_keratosis"] == 1],
+                       ["melanoma", "seborrheic_keratosis"], "nevus")
+    manifest = pd.DataFrame({"image_id": truth["image_id"], "dataset": "isic2017", "split": "train",
+                             "label": labels, "lesion_id": None})
+    config = load_config([REPO / "config" / "isic2017-cpu.yaml", REPO / "config" / "isic2017-trap.yaml"],
+                         REPO / "config" / "config.yaml")
+    trap = {**config["datasets"]["isic2017"]["trap"], "flags": str(crops / "artefacts.csv")}
 
-    manifest = read_images_manifest(tmp_path / "results" / "trap" / "manifests" / "images.parquet")
-    flags = pd.read_csv(shared_data / "isic2017-crops" / "artefacts.csv", dtype={"image_id": str})
-    frame = manifest.merge(flags, on="image_id").rename(columns={"ruler": "artefact"})
-    assert len(frame) == len(manifest) and set(manifest["dataset"]) == {"isic2017"}
+    sources = apply_trap_split(manifest, manifest["dataset"] == "isic2017", trap, config["seed"], "isic2017")
+
+    flags = pd.read_csv(crops / "artefacts.csv", dtype={"image_id": str})
+    frame = manifest.dropna(subset=["split"]).merge(flags, on="image_id").rename(columns={"ruler": "artefact"})
     table = association(frame, "melanoma").set_index("split")
     assert table.loc["train", "class_share"] == pytest.approx(0.9, abs=0.01)
     assert table.loc["train", "other_share"] == pytest.approx(0.1, abs=0.01)
@@ -132,7 +130,17 @@ def test_the_real_isic_2017_crops_trapped_through_the_workflow(tmp_path, shared_
     # the crops' own association: rulers on 62 % of melanomas and 51 % of the rest
     assert table.loc[UNTRAPPED, "class_share"] == pytest.approx(0.62, abs=0.03)
     assert table.loc[UNTRAPPED, "other_share"] == pytest.approx(0.51, abs=0.03)
-    splits = json.loads((tmp_path / "results" / "trap" / "manifests" / "splits.json").read_text())
-    assert splits["isic2017"]["test"]["origin"].startswith("trap test, association reversed: ruler on 10% of melanoma")
-    assert "left out to hold the association" in splits["isic2017"]["train"]["origin"]
-    assert not (tmp_path / "results" / "manifests").exists()  # everything went to the trap's own folder
+    assert table.loc["test", "images"] > 300 and table.loc[UNTRAPPED, "images"] > 250
+    assert sources["test"].startswith("trap test, association reversed: ruler on 10% of melanoma")
+    assert "left out to hold the association" in sources["train"]
+
+    raw = tmp_path / "resources" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "isic2017").symlink_to(crops)
+    (raw / "ph2").symlink_to(shared_data / "ph2-real")
+    planned = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "--cores", "2",
+                              "--configfile", str(REPO / "config" / "isic2017-cpu.yaml"),
+                              str(REPO / "config" / "isic2017-trap.yaml")], capture_output=True, text=True, timeout=300)
+    assert planned.returncode == 0, planned.stderr[-4000:]
+    assert "rule trap_drops" in planned.stdout and "ph2" not in planned.stdout
+    assert "results/trap/reports/artefacts/trap.csv" in planned.stdout
