@@ -1,6 +1,7 @@
 """Weight loading, exact resume, best checkpoint + metadata, and predictions tables."""
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,14 @@ from melanoflow.manifest import TRAIN_MANIFEST_SCHEMA, predictions_schema, read_
 
 from .conftest import CLASSES
 
-TINY = TrainSettings(arch="resnet18", input_size=32, epochs=3, batch_size=5, lr=0.01, lr_step_epochs=2)
+# The classification section's training settings (config/config.yaml), shrunk to a run of seconds.
+TINY_SECTION = {
+    "arch": "resnet18", "weights": None, "input_size": 32, "epochs": 3, "batch_size": 5, "optimizer": "sgd",
+    "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "schedule": "step", "lr_step_epochs": 2, "lr_gamma": 0.1,
+    "warmup_epochs": 0, "label_smoothing": 0.0, "sampling": "uniform", "epoch_size": None,
+    "selection": "val_loss", "loader_workers": 0,
+}
+TINY = TrainSettings.from_config(TINY_SECTION)
 
 
 def test_imagenet_state_dict_loads_into_the_backbone(tmp_path):
@@ -102,7 +110,7 @@ def test_best_checkpoint_and_history(trained):
 @pytest.mark.parametrize("selection", ["val_auc", "last"])
 def test_other_epoch_selections(trained, selection):
     root = trained["root"] / selection
-    settings = TrainSettings(**{**TINY.__dict__, "selection": selection})
+    settings = replace(TINY, selection=selection)
     history = fit(trained["manifest"], trained["cache"], settings, CLASSES, 200, root / "model.pt",
                   root / "history.csv")
     chosen = history["val_mean_auc"].idxmax() if selection == "val_auc" else len(history) - 1
@@ -189,13 +197,21 @@ def test_schedules_warm_up_and_decay():
             scheduler.step()
         return seen
 
-    cosine = TrainSettings(epochs=5, lr=0.1, schedule="cosine", warmup_epochs=1, optimizer="adamw")
+    cosine = replace(TINY, epochs=5, lr=0.1, schedule="cosine", warmup_epochs=1, optimizer="adamw")
     # warm-up epoch at lr / 10, then cosine over the 4 remaining epochs: 0.1 (1 + cos(pi k / 4)) / 2
     assert rates(cosine) == pytest.approx([0.01, 0.1, 0.0853553, 0.05, 0.0146447], rel=1e-5)
-    step = TrainSettings(epochs=4, lr=0.1, lr_step_epochs=2, lr_gamma=0.1)
+    step = replace(TINY, epochs=4, lr=0.1, lr_step_epochs=2, lr_gamma=0.1)
     assert rates(step) == pytest.approx([0.1, 0.1, 0.01, 0.01])
     with pytest.raises(ValueError, match="classification.sampling"):
-        TrainSettings(sampling="oversample")
+        replace(TINY, sampling="oversample")
+
+
+def test_training_settings_name_a_missing_or_unknown_key():
+    without_lr = {key: value for key, value in TINY_SECTION.items() if key != "lr"}
+    with pytest.raises(ValueError, match=r"^missing key\(s\) classification\.lr$"):
+        TrainSettings.from_config(without_lr)
+    with pytest.raises(ValueError, match=r"^unknown key\(s\) classification\.learning_rate$"):
+        TrainSettings.from_config({**TINY_SECTION, "learning_rate": 0.1})
 
 
 def test_inference_copy_folds_batch_norm_without_changing_outputs():

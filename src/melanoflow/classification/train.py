@@ -45,7 +45,7 @@ from melanoflow.classification.data import (
     to_model_input,
 )
 from melanoflow.classification.model import build_classifier, classifier_metadata, save_classifier
-from melanoflow.classification.settings import TrainSettings
+from melanoflow.classification.settings import JOB_KEYS, TrainSettings
 from melanoflow.manifest import read_training_manifest
 from melanoflow.resume import Resume, fingerprint
 from melanoflow.runtime import (
@@ -230,6 +230,6 @@ def train_variant(manifest_path: str, cache_path: str, index_path: str, model_pa
     """Workflow entry point: train one variant's classifier from its manifest and image cache."""
     torch.set_num_threads(threads)
     device = select_device(params["device"])
-    settings = TrainSettings.from_params(params)
+    settings = TrainSettings.from_config({key: value for key, value in params.items() if key not in JOB_KEYS})
     fit(read_training_manifest(manifest_path), open_cache(cache_path, index_path), settings,
         list(params["classes"]), params["seed"], model_path, history_path, device, lesion_crop=params["lesion_crop"])
