@@ -8,6 +8,7 @@ import pytest
 
 from melanoflow import io as mio
 from melanoflow.manifest import write_images_manifest
+from melanoflow.synthesis.settings import GanSettings
 
 SPLIT_COUNTS = {"train": 6, "val": 2, "test": 2}
 
@@ -52,3 +53,8 @@ def synthesis_params(**gan_changes) -> dict:
         "dedup": {"mse_threshold": 0.01, "chunk_size": 5},
         "figures": {"quantiles": [0.0, 0.5, 1.0], "smallest": 2},
     }
+
+
+def job_settings(params: dict) -> GanSettings:
+    """The settings the training job builds from what the workflow passes it: seed, device, mode and gan."""
+    return GanSettings.from_config(**{key: params[key] for key in ("seed", "device", "mode", "gan")})

@@ -11,13 +11,13 @@ from melanoflow.synthesis.figures import draw_figures, gallery_rows
 from melanoflow.synthesis.sample import load_generator, sample_class
 from melanoflow.synthesis.train import train_gan
 
-from .conftest import synthesis_params
+from .conftest import job_settings, synthesis_params
 
 
 @pytest.fixture
 def trained(tiny_manifest, tmp_path):
     checkpoint = tmp_path / "models" / "melanoma.pt"
-    train_gan(str(tiny_manifest), None, ["melanoma"], synthesis_params(epochs=1), str(checkpoint))
+    train_gan(str(tiny_manifest), None, ["melanoma"], job_settings(synthesis_params(epochs=1)), str(checkpoint))
     return checkpoint
 
 

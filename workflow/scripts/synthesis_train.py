@@ -1,6 +1,7 @@
 """Snakemake adapter: train the GAN of one scarce class (or the coupled GAN of all of them)."""
 
 from melanoflow.runtime import setup_logging
+from melanoflow.synthesis.settings import GanSettings
 from melanoflow.synthesis.train import train_gan
 
 setup_logging(snakemake.log[0])
@@ -8,7 +9,7 @@ train_gan(
     snakemake.input.manifest,
     snakemake.input.get("purified"),
     snakemake.params.classes,
-    snakemake.params.settings,
+    GanSettings.from_config(**snakemake.params.settings),
     snakemake.output[0],
     threads=snakemake.threads,
 )

@@ -23,6 +23,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -34,6 +35,7 @@ from melanoflow.resume import Resume, fingerprint, resume_path
 from melanoflow.synthesis.coupled import CoupledDiscriminator, CoupledGenerator, balanced_batches
 from melanoflow.synthesis.data import load_images, real_images, training_rows
 from melanoflow.synthesis.dcgan import Discriminator, Generator
+from melanoflow.synthesis.settings import GanSettings
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +53,6 @@ def build_models(mode: str, n_classes: int, resolution: int, latent_dim: int, wi
         return (CoupledGenerator(n_classes, resolution, latent_dim, width),
                 CoupledDiscriminator(n_classes, resolution, width))
     raise ValueError(f"unknown GAN mode {mode!r} (decoupled or coupled)")
-
-
-def latent_dim_of(settings: dict) -> int:
-    return settings["latent_dim"][settings["mode"]]
 
 
 def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
@@ -94,26 +92,25 @@ class EarlyStopping:
 class GanTrainer:
     """Holds the two networks, their optimizers and the counters a checkpoint must restore."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str], settings: dict,
-                 device: torch.device):
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str],
+                 settings: GanSettings, device: torch.device):
         self.images, self.labels, self.class_names = images, labels, list(class_names)
         self.settings, self.device = settings, device
-        self.latent_dim = latent_dim_of(settings)
-        runtime.seed_everything(settings["seed"])
+        runtime.seed_everything(settings.seed)
         # channels_last: oneDNN's native convolution layout on CPU (about 15 % faster here), same arithmetic
-        models = build_models(settings["mode"], len(class_names), settings["resolution"], self.latent_dim,
-                              settings["width"])
+        models = build_models(settings.mode, len(class_names), settings.resolution, settings.latent_dim,
+                              settings.width)
         self.generator, self.discriminator = (m.to(device, memory_format=torch.channels_last) for m in models)
-        betas = tuple(settings["betas"])
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=settings["learning_rate"], betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=settings["learning_rate"], betas=betas)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=settings.learning_rate, betas=settings.betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=settings.learning_rate,
+                                      betas=settings.betas)
         self.epoch, self.rounds, self.history = 0, 0, []
         self.best_generator, self.best_epoch = copy.deepcopy(self.generator.state_dict()), 0
-        self.stopping = EarlyStopping(settings["min_diversity_ratio"], settings["patience"], settings["warmup_epochs"])
+        self.stopping = EarlyStopping(settings.min_diversity_ratio, settings.patience, settings.warmup_epochs)
         self.stopped_early = False
-        fixed = epoch_generator(settings["seed"], 0, 0)  # stream 0: the fixed diversity batch
-        n = settings["diversity_batch"]
-        self.fixed_z = torch.randn(n, self.latent_dim, generator=fixed)
+        fixed = epoch_generator(settings.seed, 0, 0)  # stream 0: the fixed diversity batch
+        n = settings.diversity_batch
+        self.fixed_z = torch.randn(n, settings.latent_dim, generator=fixed)
         self.fixed_labels = torch.arange(n) % len(class_names)
         real_pick = torch.randperm(len(images), generator=fixed)[:n]
         self.real_diversity = diversity(to_model_range(images[real_pick]))
@@ -121,17 +118,17 @@ class GanTrainer:
     # --- one round -------------------------------------------------------------------------------------
 
     def _autocast(self):
-        return runtime.autocast(self.device, enabled=self.settings["amp"])
+        return runtime.autocast(self.device, enabled=self.settings.amp)
 
     def _discriminator_step(self, real: torch.Tensor, labels: torch.Tensor, noise: torch.Generator) -> dict:
-        z = torch.randn(len(real), self.latent_dim, generator=noise).to(self.device)
+        z = torch.randn(len(real), self.settings.latent_dim, generator=noise).to(self.device)
         with self._autocast():
             with torch.no_grad():
                 fake = self.generator(z, labels)
             real_logits, _ = self.discriminator(real, labels)
             fake_logits, _ = self.discriminator(fake, labels)
         real_logits, fake_logits = real_logits.float(), fake_logits.float()
-        loss = (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, self.settings["real_label"]))
+        loss = (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, self.settings.real_label))
                 + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
@@ -140,17 +137,17 @@ class GanTrainer:
                 "d_fake": torch.sigmoid(fake_logits).mean().item()}
 
     def _generator_step(self, real: torch.Tensor, labels: torch.Tensor, noise: torch.Generator) -> float:
-        z = torch.randn(len(real), self.latent_dim, generator=noise).to(self.device)
+        z = torch.randn(len(real), self.settings.latent_dim, generator=noise).to(self.device)
         with self._autocast():
             fake_logits, fake_features = self.discriminator(self.generator(z, labels), labels)
-            if self.settings["feature_matching"] > 0:
+            if self.settings.feature_matching > 0:
                 with torch.no_grad():
                     _, real_features = self.discriminator(real, labels)
         fake_logits = fake_logits.float()
         loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
-        if self.settings["feature_matching"] > 0:
+        if self.settings.feature_matching > 0:
             matching = F.mse_loss(fake_features.float().mean(0), real_features.float().mean(0))
-            loss = loss + self.settings["feature_matching"] * matching
+            loss = loss + self.settings.feature_matching * matching
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
@@ -159,18 +156,18 @@ class GanTrainer:
     def train_one_epoch(self) -> dict:
         self.generator.train()
         self.discriminator.train()
-        seed = self.settings["seed"]
+        seed = self.settings.seed
         order, noise = epoch_generator(seed, self.epoch, 1), epoch_generator(seed, self.epoch, 2)
         totals: dict[str, float] = {}
-        batches = list(balanced_batches(self.labels, self.settings["batch_size"], order))
+        batches = list(balanced_batches(self.labels, self.settings.batch_size, order))
         for batch in batches:
             real = to_model_range(self.images[batch]).to(self.device)
             labels = self.labels[batch].to(self.device)
             stats = self._discriminator_step(real, labels, noise)
             stats["g_loss"] = self._generator_step(real, labels, noise)
             self.rounds += 1
-            if self.rounds % self.settings["extra_generator_every"] == 0:
-                for _ in range(self.settings["extra_generator_rounds"]):
+            if self.rounds % self.settings.extra_generator_every == 0:
+                for _ in range(self.settings.extra_generator_rounds):
                     self._generator_step(real, labels, noise)
             for key, value in stats.items():
                 totals[key] = totals.get(key, 0.0) + value / len(batches)
@@ -205,11 +202,11 @@ class GanTrainer:
     def state(self) -> dict:
         return {
             "format": CHECKPOINT_FORMAT,
-            "mode": self.settings["mode"],
+            "mode": self.settings.mode,
             "class_names": self.class_names,
-            "architecture": {"resolution": self.settings["resolution"], "latent_dim": self.latent_dim,
-                             "width": self.settings["width"]},
-            "settings": self.settings,
+            "architecture": {"resolution": self.settings.resolution, "latent_dim": self.settings.latent_dim,
+                             "width": self.settings.width},
+            "settings": asdict(self.settings),
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "opt_g": self.opt_g.state_dict(),
@@ -238,55 +235,49 @@ class GanTrainer:
 
 
 def run_fingerprint(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str],
-                    settings: dict) -> dict[str, str]:  # fmt: skip
+                    settings: GanSettings) -> dict[str, str]:  # fmt: skip
     """What a resumed run must share with the interrupted one (all settings but RESUMABLE_CHANGES)."""
     from melanoflow.synthesis import coupled, dcgan
 
-    kept = {key: value for key, value in settings.items() if key not in RESUMABLE_CHANGES}
+    kept = {key: value for key, value in asdict(settings).items() if key not in RESUMABLE_CHANGES}
     return fingerprint({"settings": kept, "classes": list(class_names)}, {"images": images, "labels": labels},
                        [sys.modules[__name__], coupled, dcgan])  # fmt: skip
 
 
-def fit(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str], settings: dict,
+def fit(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str], settings: GanSettings,
         output: str | os.PathLike | None = None, device: torch.device | None = None) -> dict:
     """Train on uint8 images (N, 3, r, r) with class indices; return the final checkpoint state.
 
     With ``output`` (where the caller will save the model), the run resumes from and saves to that
     output's resume file every ``checkpoint_every`` epochs; the caller removes it once the model is saved.
     """
-    device = device or runtime.select_device(settings["device"])
+    device = device or runtime.select_device(settings.device)
     trainer = GanTrainer(images, labels, class_names, settings, device)
     resume = Resume(output, run_fingerprint(images, labels, class_names, settings)) if output else None
     saved = resume.load() if resume else None
     if saved is not None:
         trainer.load_state(saved)
         log.info("continuing at epoch %d", trainer.epoch)
-    progress = tqdm(total=settings["epochs"], initial=trainer.epoch, desc="GAN epochs", mininterval=5)
-    while trainer.epoch < settings["epochs"] and not trainer.stopped_early:
+    progress = tqdm(total=settings.epochs, initial=trainer.epoch, desc="GAN epochs", mininterval=5)
+    while trainer.epoch < settings.epochs and not trainer.stopped_early:
         stop = trainer.end_epoch(trainer.train_one_epoch())
         progress.update(1)
-        if resume and (stop or trainer.epoch % settings["checkpoint_every"] == 0):
+        if resume and (stop or trainer.epoch % settings.checkpoint_every == 0):
             resume.save(trainer.state())
     progress.close()
     return trainer.state()
 
 
-def training_settings(params: dict) -> dict:
-    """The ``synthesis`` config section's GAN settings, with the seed, mode and device they depend on."""
-    return {**params["gan"], "seed": params["seed"], "mode": params["mode"], "device": params["device"]}
-
-
-def train_gan(manifest: str, purified: str | None, class_names: Sequence[str], params: dict, output: str,
-              threads: int = 1) -> None:
+def train_gan(manifest: str, purified: str | None, class_names: Sequence[str], settings: GanSettings,
+              output: str, threads: int = 1) -> None:
     """Workflow entry: fit a GAN on the training-split images of ``class_names``, save it to ``output``.
 
     ``purified`` (the purification table, or None) substitutes purified training images.
     """
     torch.set_num_threads(max(1, threads))
-    settings = training_settings(params)
     rows = training_rows(real_images(manifest, purified), class_names)
-    log.info("training a %s GAN on %d training images of %s", settings["mode"], len(rows), list(class_names))
-    images = load_images(rows["path"].tolist(), settings["resolution"], threads, desc="training images")
+    log.info("training a %s GAN on %d training images of %s", settings.mode, len(rows), list(class_names))
+    images = load_images(rows["path"].tolist(), settings.resolution, threads, desc="training images")
     labels = torch.as_tensor(rows["label"].map({name: i for i, name in enumerate(class_names)}).to_numpy())
     state = fit(images, labels, class_names, settings, output=output)
     runtime.save_checkpoint(output, state)

@@ -1,0 +1,55 @@
+"""The GAN trainer's settings: one frozen dataclass, built once from the config's synthesis section.
+
+Kept free of torch so that the settings can be built and checked without the deep-learning stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+# decoupled: one DCGAN per scarce class; coupled: one generator and one discriminator per class sharing layers.
+MODES = ("decoupled", "coupled")
+
+
+@dataclass(frozen=True)
+class GanSettings:
+    """``synthesis.gan`` of the config (config/config.yaml describes each key) with the latent size of the
+    configured mode, and the mode, device and seed the training also reads."""
+
+    resolution: int
+    width: float
+    latent_dim: int  # the config's per-mode latent size, for `mode`
+    batch_size: int
+    epochs: int
+    learning_rate: float
+    betas: tuple[float, float]
+    extra_generator_every: int
+    extra_generator_rounds: int
+    real_label: float
+    feature_matching: float
+    min_diversity_ratio: float
+    patience: int
+    warmup_epochs: int
+    diversity_batch: int
+    checkpoint_every: int
+    amp: bool
+    mode: str
+    device: str
+    seed: int
+
+    @classmethod
+    def from_config(cls, gan: Mapping, *, mode: str, device: str, seed: int) -> GanSettings:
+        """The settings of the ``synthesis.gan`` section, ``synthesis.mode``, ``synthesis.device`` and the
+        run's ``seed`` (the keywords the workflow passes them by); a missing or unknown key of the gan
+        section is an error naming it."""
+        if mode not in MODES:
+            raise ValueError(f"synthesis.mode: {mode!r} is not one of {MODES}")
+        keys = {field.name for field in fields(cls)} - {"mode", "device", "seed"}
+        for problem, names in (("unknown", set(gan) - keys), ("missing", keys - set(gan))):
+            if names:
+                raise ValueError(f"{problem} key(s) {', '.join(f'synthesis.gan.{name}' for name in sorted(names))}")
+        if mode not in gan["latent_dim"]:
+            raise ValueError(f"missing key(s) synthesis.gan.latent_dim.{mode}: the latent size of mode {mode}")
+        return cls(**{**gan, "latent_dim": gan["latent_dim"][mode], "betas": tuple(gan["betas"])}, mode=mode,
+                   device=device, seed=seed)
