@@ -30,8 +30,8 @@ from .conftest import CLASSES
 # The classification section's training settings (config/config.yaml), shrunk to a run of seconds.
 TINY_SECTION = {
     "arch": "resnet18", "weights": None, "input_size": 32, "epochs": 3, "batch_size": 5, "optimizer": "sgd",
-    "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "schedule": "step", "lr_step_epochs": 2, "lr_gamma": 0.1,
-    "warmup_epochs": 0, "label_smoothing": 0.0, "sampling": "uniform", "epoch_size": None,
+    "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "schedule": "step", "lr_step_epochs": 2,
+    "lr_gamma": 0.1, "warmup_epochs": 0, "label_smoothing": 0.0, "sampling": "uniform", "epoch_size": None,
     "selection": "val_loss", "loader_workers": 0,
 }
 TINY = TrainSettings.from_config(TINY_SECTION)

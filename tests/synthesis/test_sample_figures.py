@@ -17,7 +17,8 @@ from .conftest import job_settings, synthesis_params
 @pytest.fixture
 def trained(tiny_manifest, tmp_path):
     checkpoint = tmp_path / "models" / "melanoma.pt"
-    train_gan(str(tiny_manifest), None, ["melanoma"], job_settings(synthesis_params(epochs=1)), str(checkpoint))
+    settings = job_settings(synthesis_params(epochs=1))
+    train_gan(str(tiny_manifest), None, ["melanoma"], settings, str(checkpoint))
     return checkpoint
 
 

@@ -55,5 +55,6 @@ class TrainSettings:
         keys = {field.name for field in fields(cls)}
         for problem, names in (("unknown", set(section) - keys), ("missing", keys - set(section))):
             if names:
-                raise ValueError(f"{problem} key(s) {', '.join(f'classification.{name}' for name in sorted(names))}")
+                named = ", ".join(f"classification.{name}" for name in sorted(names))
+                raise ValueError(f"{problem} key(s) {named}")
         return cls(**section)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-# decoupled: one DCGAN per scarce class; coupled: one generator and one discriminator per class sharing layers.
+# decoupled: one DCGAN per scarce class; coupled: a generator and a discriminator per class, sharing layers.
 MODES = ("decoupled", "coupled")
 
 
@@ -48,8 +48,9 @@ class GanSettings:
         keys = {field.name for field in fields(cls)} - {"mode", "device", "seed"}
         for problem, names in (("unknown", set(gan) - keys), ("missing", keys - set(gan))):
             if names:
-                raise ValueError(f"{problem} key(s) {', '.join(f'synthesis.gan.{name}' for name in sorted(names))}")
+                named = ", ".join(f"synthesis.gan.{name}" for name in sorted(names))
+                raise ValueError(f"{problem} key(s) {named}")
         if mode not in gan["latent_dim"]:
-            raise ValueError(f"missing key(s) synthesis.gan.latent_dim.{mode}: the latent size of mode {mode}")
+            raise ValueError(f"missing key(s) synthesis.gan.latent_dim.{mode}: the latent size in mode {mode}")
         return cls(**{**gan, "latent_dim": gan["latent_dim"][mode], "betas": tuple(gan["betas"])}, mode=mode,
                    device=device, seed=seed)

@@ -101,9 +101,9 @@ class GanTrainer:
         models = build_models(settings.mode, len(class_names), settings.resolution, settings.latent_dim,
                               settings.width)
         self.generator, self.discriminator = (m.to(device, memory_format=torch.channels_last) for m in models)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=settings.learning_rate, betas=settings.betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=settings.learning_rate,
-                                      betas=settings.betas)
+        adam = {"lr": settings.learning_rate, "betas": settings.betas}
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), **adam)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), **adam)
         self.epoch, self.rounds, self.history = 0, 0, []
         self.best_generator, self.best_epoch = copy.deepcopy(self.generator.state_dict()), 0
         self.stopping = EarlyStopping(settings.min_diversity_ratio, settings.patience, settings.warmup_epochs)
