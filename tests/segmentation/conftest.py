@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from melanoflow.io import write_image
+from melanoflow.segmentation.settings import TRAINING_JOB_KEYS, TrainSettings
 
 # A tiny spec keeps every training test to a second or two: the smallest valid input and ~1/32 width.
 TINY = {"input_size": 228, "width": 0.03}
@@ -55,3 +56,9 @@ def tiny_params() -> dict:
         "betas": [0.9, 0.999], "loss": "bce", "schedule": "constant", "augment": {"flip": True, "rotation_degrees": 30, "scale": [0.7, 1.0]},
         "mixed_precision": False, "threshold": 0.5, "largest_component": True, "predict_batch_size": 4,
     }  # fmt: skip
+
+
+@pytest.fixture
+def tiny_settings(tiny_params) -> TrainSettings:
+    """The training settings of ``tiny_params``, built as the training job builds them."""
+    return TrainSettings.from_config({key: tiny_params[key] for key in TRAINING_JOB_KEYS}, seed=tiny_params["seed"])

@@ -1,10 +1,46 @@
-"""Which segmentation settings each job reads. Kept free of torch so that the workflow can read them when
-it plans the DAG."""
+"""The segmenter's training settings as one dataclass, and which segmentation settings each job reads.
 
-# Settings that define a training run; a resume file made with other values is not resumed.
-TRAINING_KEYS = ("seed", "input_size", "width", "batch_size", "learning_rate", "betas", "augment", "mixed_precision",
-                 "loss", "schedule", "threshold")
-# What the training job reads of the config's segmentation section: the above, the epoch count, the device.
-TRAINING_JOB_KEYS = ("device", "epochs", *(key for key in TRAINING_KEYS if key != "seed"))
+Kept free of torch so that the workflow can read them when it plans the DAG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """What segmenter training reads: the config's segmentation section (config/config.yaml describes each
+    key) and the run's seed."""
+
+    seed: int
+    device: str
+    epochs: int
+    input_size: int
+    width: float
+    batch_size: int
+    learning_rate: float
+    betas: tuple[float, float]
+    augment: Mapping  # flip, rotation_degrees, scale: see segmentation.data.joint_augmentation
+    mixed_precision: bool
+    loss: str
+    schedule: str
+    threshold: float
+
+    @classmethod
+    def from_config(cls, section: Mapping, *, seed: int) -> TrainSettings:
+        """The settings of the segmentation section's training keys; a missing or unknown key is an error
+        naming it."""
+        keys = {field.name for field in fields(cls)} - {"seed"}
+        for problem, names in (("unknown", set(section) - keys), ("missing", keys - set(section))):
+            if names:
+                named = ", ".join(f"segmentation.{name}" for name in sorted(names))
+                raise ValueError(f"{problem} key(s) {named}")
+        return cls(**{**section, "betas": tuple(section["betas"])}, seed=seed)
+
+
+# What the training job reads of the config's segmentation section.
+TRAINING_JOB_KEYS = tuple(field.name for field in fields(TrainSettings) if field.name != "seed")
 # What mask prediction reads (besides the device, which the job also reads).
 PREDICTION_KEYS = ("threshold", "largest_component", "predict_batch_size", "mixed_precision")

@@ -40,7 +40,7 @@ from melanoflow.segmentation import model as model_module
 from melanoflow.segmentation.data import LesionDataset
 from melanoflow.segmentation.metrics import batch_jaccard
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
-from melanoflow.segmentation.settings import TRAINING_KEYS
+from melanoflow.segmentation.settings import TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,11 @@ class SegmentationLoss(nn.Module):
         return loss
 
 
-def epoch_learning_rate(params: dict, epoch: int) -> float:
+def epoch_learning_rate(settings: TrainSettings, epoch: int) -> float:
     """The learning rate of 1-based ``epoch``: constant, or cosine-decayed from the configured rate."""
-    if params["schedule"] == "constant":
-        return params["learning_rate"]
-    return params["learning_rate"] * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / params["epochs"]))
+    if settings.schedule == "constant":
+        return settings.learning_rate
+    return settings.learning_rate * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / settings.epochs))
 
 
 def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
@@ -113,40 +113,40 @@ def evaluate(model: DilatedUNet, loader: DataLoader, device: torch.device, mixed
     return float(sum(scores) / len(scores))
 
 
-def run_fingerprint(params: dict, train_set: LesionDataset, val_set: LesionDataset) -> dict[str, str]:
-    """What a resumed run must share with the interrupted one: settings (with a cosine schedule the epoch
-    count too, as it sets every epoch's rate), the images and masks it trains and validates on, and the
-    code that defines the network, its inputs and the training loop."""
-    settings = {key: params[key] for key in TRAINING_KEYS}
-    if params["schedule"] != "constant":
-        settings["epochs"] = params["epochs"]
+def run_fingerprint(settings: TrainSettings, train_set: LesionDataset,
+                    val_set: LesionDataset) -> dict[str, str]:  # fmt: skip
+    """What a resumed run must share with the interrupted one: the settings but the device (and the epoch
+    count, unless a cosine schedule makes it set every epoch's rate), the images and masks it trains and
+    validates on, and the code that defines the network, its inputs and the training loop."""
+    resumable = {"device"} | ({"epochs"} if settings.schedule == "constant" else set())
+    kept = {key: value for key, value in asdict(settings).items() if key not in resumable}
     data = {"train_images": train_set.images, "train_masks": train_set.masks, "val_images": val_set.images,
             "val_masks": val_set.masks}  # fmt: skip
-    return fingerprint(settings, data, [model_module, data_module, metrics_module, sys.modules[__name__]])
+    return fingerprint(kept, data, [model_module, data_module, metrics_module, sys.modules[__name__]])
 
 
 def write_history(path: str | os.PathLike, history: list[dict]) -> None:
     write_text(path, pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(index=False))
 
 
-def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, params: dict,
+def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, settings: TrainSettings,
                     model_path: str | os.PathLike, history_path: str | os.PathLike) -> dict:  # fmt: skip
     """Train on ``train_rows``, select the epoch by Jaccard on ``val_rows``; both need ground-truth masks.
 
     Writes the best weights (with their spec) to ``model_path`` and the per-epoch history as CSV;
     returns the best epoch's history row.
     """
-    device = select_device(params["device"])
-    generator = seed_everything(params["seed"])
-    spec = SegmenterSpec(input_size=params["input_size"], width=params["width"])
+    device = select_device(settings.device)
+    generator = seed_everything(settings.seed)
+    spec = SegmenterSpec(input_size=settings.input_size, width=settings.width)
     model = DilatedUNet(spec).to(device).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=params["learning_rate"], betas=tuple(params["betas"]))
-    train_set = LesionDataset(train_rows, spec.input_size, params["augment"], desc="training images")
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, betas=settings.betas)
+    train_set = LesionDataset(train_rows, spec.input_size, settings.augment, desc="training images")
     val_set = LesionDataset(val_rows, spec.input_size, desc="validation images")
-    train_loader = DataLoader(train_set, batch_size=params["batch_size"], shuffle=True, generator=generator)
-    val_loader = DataLoader(val_set, batch_size=params["batch_size"])
+    train_loader = DataLoader(train_set, batch_size=settings.batch_size, shuffle=True, generator=generator)
+    val_loader = DataLoader(val_set, batch_size=settings.batch_size)
 
-    resume = Resume(model_path, run_fingerprint(params, train_set, val_set))
+    resume = Resume(model_path, run_fingerprint(settings, train_set, val_set))
     state = {"epoch": 0, "history": [], "best_jaccard": -1.0, "best_model": None}
     saved = resume.load()
     if saved is not None:
@@ -157,15 +157,15 @@ def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, params: di
         state = {key: saved[key] for key in state}
         log.info("continuing after epoch %d", state["epoch"])
     log.info("training %s on %s: %d training / %d validation images, %d epochs", spec, device,
-             len(train_set), len(val_set), params["epochs"])  # fmt: skip
+             len(train_set), len(val_set), settings.epochs)  # fmt: skip
 
-    loss_fn = SegmentationLoss(with_jaccard=params["loss"] == "bce_jaccard")
-    for epoch in range(state["epoch"] + 1, params["epochs"] + 1):
+    loss_fn = SegmentationLoss(with_jaccard=settings.loss == "bce_jaccard")
+    for epoch in range(state["epoch"] + 1, settings.epochs + 1):
         start = time.perf_counter()
         for group in optimizer.param_groups:
-            group["lr"] = epoch_learning_rate(params, epoch)
-        loss = train_one_epoch(model, train_loader, optimizer, device, params["mixed_precision"], loss_fn)
-        jaccard = evaluate(model, val_loader, device, params["mixed_precision"], params["threshold"])
+            group["lr"] = epoch_learning_rate(settings, epoch)
+        loss = train_one_epoch(model, train_loader, optimizer, device, settings.mixed_precision, loss_fn)
+        jaccard = evaluate(model, val_loader, device, settings.mixed_precision, settings.threshold)
         row = {"epoch": epoch, "train_loss": loss, "val_jaccard": jaccard, "seconds": time.perf_counter() - start}
         state["history"].append(row)
         if jaccard > state["best_jaccard"]:
@@ -173,14 +173,14 @@ def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, params: di
             state["best_model"] = copy.deepcopy(model.state_dict())
         state["epoch"] = epoch
         log.info("epoch %d: learning rate %.2g, loss %.4f, validation Jaccard %.4f (best %.4f), %.1f s",
-                 epoch, epoch_learning_rate(params, epoch), loss, jaccard, state["best_jaccard"],
+                 epoch, epoch_learning_rate(settings, epoch), loss, jaccard, state["best_jaccard"],
                  row["seconds"])  # fmt: skip
         resume.save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "rng": rng_state(), "loader_rng": generator.get_state()})
         write_history(history_path, state["history"])
 
     if state["best_model"] is None:
-        raise ValueError(f"epochs is {params['epochs']}: train for at least one epoch")
+        raise ValueError(f"epochs is {settings.epochs}: train for at least one epoch")
     write_history(history_path, state["history"])
     best = max(state["history"], key=lambda row: row["val_jaccard"])
     save_checkpoint(model_path, {"spec": asdict(spec), "model": state["best_model"], **best})
@@ -189,7 +189,7 @@ def train_segmenter(train_rows: pd.DataFrame, val_rows: pd.DataFrame, params: di
     return best
 
 
-def fit(manifest_path: str | os.PathLike, params: dict, model_path: str | os.PathLike,
+def fit(manifest_path: str | os.PathLike, settings: TrainSettings, model_path: str | os.PathLike,
         history_path: str | os.PathLike, threads: int | None = None) -> dict:  # fmt: skip
     """Train the segmenter on the manifest's training images with ground truth, validated on its val split."""
     if threads:
@@ -198,5 +198,5 @@ def fit(manifest_path: str | os.PathLike, params: dict, model_path: str | os.Pat
     with_truth = manifest.loc[manifest["mask_path"].notna()]
     return train_segmenter(
         with_truth.loc[with_truth["split"] == "train"], with_truth.loc[with_truth["split"] == "val"],
-        params, model_path, history_path,
+        settings, model_path, history_path,
     )  # fmt: skip
