@@ -13,11 +13,14 @@ from melanoflow.manifest import IMAGES_SCHEMA, read_images_manifest, write_image
 from melanoflow.purification import train as train_module
 from melanoflow.purification.classic import ClassicSettings
 from melanoflow.purification.network import InpaintingLoss, NetworkPurifier, load_vgg16_features, to_image
-from melanoflow.purification.train import train_network
+from melanoflow.purification.train import NetworkSettings, run_fingerprint, train_network
 from melanoflow.resume import resume_path
 from tests.purification.conftest import scene
 
 WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
+TINY_NETWORK = {"base_channels": 4, "depth": 2, "image_size": 32, "batch_size": 2, "adam_steps": 3, "sgd_steps": 2,
+                "adam_lr": 2e-4, "sgd_lr": 1e-4, "random_strokes": 2, "loss_weights": WEIGHTS, "vgg16_weights": None,
+                "checkpoint_every": 2}
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +83,12 @@ def training_inputs(tmp_path):
         mask_rows.append({"image_id": image_id, "dataset": "demo", "mask_path": str(mask_path)})
     write_images_manifest(pd.DataFrame(rows, columns=IMAGES_SCHEMA.names), tmp_path / "images.parquet")
     pd.DataFrame(mask_rows).to_parquet(tmp_path / "masks.parquet")
-    network = {"base_channels": 4, "depth": 2, "image_size": 32, "batch_size": 2, "adam_steps": 3, "sgd_steps": 2,
-               "adam_lr": 2e-4, "sgd_lr": 1e-4, "random_strokes": 2, "loss_weights": WEIGHTS,
-               "vgg16_weights": None, "checkpoint_every": 2}
-    params = {"seed": 200, "device": "cpu", "improved": {}, "network": network}
-    return tmp_path, params
+    return tmp_path, NetworkSettings.from_config(TINY_NETWORK, improved={}, device="cpu", seed=200)
 
 
 def test_training_runs_both_phases_and_the_network_purifies(training_inputs):
-    folder, params = training_inputs
-    history = train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "net.pt")
+    folder, settings = training_inputs
+    history = train_network(folder / "images.parquet", folder / "masks.parquet", settings, folder / "net.pt")
     assert [entry["phase"] for entry in history] == ["adam"] * 3 + ["sgd"] * 2
     assert all(np.isfinite(entry["total"]) for entry in history)
     assert not resume_path(folder / "net.pt").exists()
@@ -101,7 +100,7 @@ def test_training_runs_both_phases_and_the_network_purifies(training_inputs):
     assert not np.array_equal(result.image[result.occlusion], image[result.occlusion])
 
 
-def train_killed_after_the_adam_phase(folder, params, out_path, monkeypatch):
+def train_killed_after_the_adam_phase(folder, settings, out_path, monkeypatch):
     """A training run whose SGD phase's optimiser fails: it dies after the Adam phase's last checkpoint."""
     original_phases = train_module.phases
 
@@ -111,17 +110,17 @@ def train_killed_after_the_adam_phase(folder, params, out_path, monkeypatch):
 
     monkeypatch.setattr(train_module, "phases", failing_phases)
     with pytest.raises(RuntimeError, match="killed"):
-        train_network(folder / "images.parquet", folder / "masks.parquet", params, out_path)
+        train_network(folder / "images.parquet", folder / "masks.parquet", settings, out_path)
     monkeypatch.setattr(train_module, "phases", original_phases)
 
 
 def test_interrupted_training_resumes_exactly(training_inputs, monkeypatch):
-    folder, params = training_inputs
-    train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "straight.pt")
+    folder, settings = training_inputs
+    train_network(folder / "images.parquet", folder / "masks.parquet", settings, folder / "straight.pt")
 
-    train_killed_after_the_adam_phase(folder, params, folder / "resumed.pt", monkeypatch)
+    train_killed_after_the_adam_phase(folder, settings, folder / "resumed.pt", monkeypatch)
     assert resume_path(folder / "resumed.pt").exists()
-    train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "resumed.pt")
+    train_network(folder / "images.parquet", folder / "masks.parquet", settings, folder / "resumed.pt")
 
     straight = torch.load(folder / "straight.pt", weights_only=True)
     resumed = torch.load(folder / "resumed.pt", weights_only=True)
@@ -131,7 +130,7 @@ def test_interrupted_training_resumes_exactly(training_inputs, monkeypatch):
 
 def test_training_crops_keep_the_image_resolution(training_inputs):
     """Targets are windows of the purified image at its own resolution, so hairs keep their width in pixels."""
-    folder, params = training_inputs
+    folder, settings = training_inputs
     rows = train_module.with_lesion_masks(pd.read_parquet(folder / "images.parquet"),
                                           pd.read_parquet(folder / "masks.parquet"), "masks")
     pairs = train_module.PurificationPairs(rows, ClassicSettings(), size=32, strokes=0, seed=200)
@@ -148,11 +147,34 @@ def test_training_crops_keep_the_image_resolution(training_inputs):
 
 
 def test_a_resume_file_for_other_images_under_the_same_paths_starts_over(training_inputs, monkeypatch, caplog):
-    folder, params = training_inputs
-    train_killed_after_the_adam_phase(folder, params, folder / "net.pt", monkeypatch)
+    folder, settings = training_inputs
+    train_killed_after_the_adam_phase(folder, settings, folder / "net.pt", monkeypatch)
     image_path = read_images_manifest(folder / "images.parquet").query("split == 'train'")["image_path"].iloc[0]
     write_image(image_path, 255 - read_image(image_path))  # the same file, other pixels
     with caplog.at_level("INFO"):
-        history = train_network(folder / "images.parquet", folder / "masks.parquet", params, folder / "net.pt")
+        history = train_network(folder / "images.parquet", folder / "masks.parquet", settings, folder / "net.pt")
     assert "starting over" in caplog.text and "other inputs" in caplog.text
     assert [entry["step"] for entry in history] == [0, 1, 2, 3, 4]
+
+
+def test_network_settings_name_a_missing_or_unknown_key():
+    without_depth = {key: value for key, value in TINY_NETWORK.items() if key != "depth"}
+    with pytest.raises(ValueError, match=r"^missing key\(s\) purification\.network\.depth$"):
+        NetworkSettings.from_config(without_depth, improved={}, device="cpu", seed=200)
+    with pytest.raises(ValueError, match=r"^unknown key\(s\) purification\.network\.steps$"):
+        NetworkSettings.from_config({**TINY_NETWORK, "steps": 5}, improved={}, device="cpu", seed=200)
+    with pytest.raises(ValueError, match=r"purification\.improved: unknown keys \['radius'\]"):
+        NetworkSettings.from_config(TINY_NETWORK, improved={"radius": 3}, device="cpu", seed=200)
+
+
+def test_the_resume_stamp_follows_every_setting_but_the_checkpoint_interval_and_device():
+    rows = pd.DataFrame({"image_path": [], "lesion_mask_path": []})
+
+    def stamp(network=TINY_NETWORK, improved=None, device="cpu", seed=200):
+        settings = NetworkSettings.from_config(network, improved=improved or {}, device=device, seed=seed)
+        return run_fingerprint(rows, settings)["settings"]
+
+    assert stamp() == stamp({**TINY_NETWORK, "checkpoint_every": 7}, device="cuda")
+    assert stamp() == stamp(improved={"threshold": ClassicSettings().threshold})  # the default spelled out
+    for changed in (stamp({**TINY_NETWORK, "sgd_lr": 1e-3}), stamp(improved={"threshold": 0.2}), stamp(seed=1)):
+        assert changed != stamp()

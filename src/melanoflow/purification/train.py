@@ -17,7 +17,8 @@ import hashlib
 import logging
 import os
 import sys
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import cv2
@@ -46,6 +47,43 @@ from melanoflow.runtime import (
 log = logging.getLogger(__name__)
 
 LOG_EVERY = 10
+# Settings that may differ between an interrupted run and its resumption.
+RESUMABLE_CHANGES = ("checkpoint_every", "device")
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """``purification.network`` of the config (config/config.yaml describes each key), with what its
+    training also reads: the improved method's settings (whose purified images are the targets), where it
+    trains and the run's seed."""
+
+    base_channels: int
+    depth: int
+    image_size: int
+    batch_size: int
+    adam_steps: int
+    sgd_steps: int
+    adam_lr: float
+    sgd_lr: float
+    random_strokes: int
+    loss_weights: Mapping[str, float]
+    vgg16_weights: str | None
+    checkpoint_every: int
+    improved: ClassicSettings
+    device: str
+    seed: int
+
+    @classmethod
+    def from_config(cls, network: Mapping, *, improved: Mapping, device: str, seed: int) -> NetworkSettings:
+        """The settings of the ``purification.network`` and ``purification.improved`` sections,
+        ``purification.device`` and the run's ``seed``; a missing or unknown key of the network section is
+        an error naming it."""
+        keys = {field.name for field in fields(cls)} - {"improved", "device", "seed"}
+        for problem, names in (("unknown", set(network) - keys), ("missing", keys - set(network))):
+            if names:
+                named = ", ".join(f"purification.network.{name}" for name in sorted(names))
+                raise ValueError(f"{problem} key(s) {named}")
+        return cls(**network, improved=ClassicSettings.from_config(improved), device=device, seed=seed)
 
 
 def random_strokes(rng: np.random.Generator, size: int, count: int) -> np.ndarray:
@@ -115,46 +153,44 @@ class StepBatches(Sampler):
             yield [(int(index), step, slot) for slot, index in enumerate(chosen)]
 
 
-def phases(model: PConvUNet, settings: dict):
+def phases(model: PConvUNet, settings: NetworkSettings):
     """The paper's two optimisers, in order, with their step counts."""
     return [
-        ("adam", settings["adam_steps"], lambda: torch.optim.Adam(model.parameters(), lr=settings["adam_lr"],
-                                                                 betas=(0.5, 0.99))),
-        ("sgd", settings["sgd_steps"], lambda: torch.optim.SGD(model.parameters(), lr=settings["sgd_lr"],
-                                                               momentum=0.9)),
+        ("adam", settings.adam_steps, lambda: torch.optim.Adam(model.parameters(), lr=settings.adam_lr,
+                                                              betas=(0.5, 0.99))),
+        ("sgd", settings.sgd_steps, lambda: torch.optim.SGD(model.parameters(), lr=settings.sgd_lr,
+                                                            momentum=0.9)),
     ]
 
 
-def run_fingerprint(rows: pd.DataFrame, params: dict) -> dict[str, str]:
-    """What a resumed run must share with the interrupted one: the settings that shape it (not the checkpoint
-    interval or device), the training images and their lesion masks by content, and the code."""
+def run_fingerprint(rows: pd.DataFrame, settings: NetworkSettings) -> dict[str, str]:
+    """What a resumed run must share with the interrupted one: the settings that shape it (all but
+    RESUMABLE_CHANGES), the training images and their lesion masks by content, and the code."""
     from melanoflow.purification import classic, network, partialconv, run
 
-    settings = {"seed": params["seed"], "improved": params["improved"],
-                "network": {key: value for key, value in params["network"].items() if key != "checkpoint_every"}}
+    kept = {key: value for key, value in asdict(settings).items() if key not in RESUMABLE_CHANGES}
     files = [hashlib.sha256(Path(path).read_bytes()).digest()
              for path in (*rows["image_path"], *rows["lesion_mask_path"])]  # fmt: skip
-    return fingerprint(settings, {"files": files}, [sys.modules[__name__], classic, network, partialconv, run])
+    return fingerprint(kept, {"files": files}, [sys.modules[__name__], classic, network, partialconv, run])
 
 
-def train_network(manifest_path: str | os.PathLike, masks_path: str | os.PathLike, params: dict,
+def train_network(manifest_path: str | os.PathLike, masks_path: str | os.PathLike, settings: NetworkSettings,
                   out_path: str | os.PathLike) -> list[dict]:
     """Fit the partial-conv U-Net; write ``{"spec", "model", "history"}`` to ``out_path``; return the history."""
-    settings = params["network"]
-    seed_everything(params["seed"])
-    device = select_device(params["device"])
+    seed_everything(settings.seed)
+    device = select_device(settings.device)
     manifest = read_images_manifest(manifest_path)
     rows = with_lesion_masks(manifest.loc[manifest["split"] == "train"], read_columns(masks_path, LESION_MASK_COLUMNS),
                              str(masks_path))
-    dataset = PurificationPairs(rows, ClassicSettings.from_config(params["improved"]), settings["image_size"],
-                                settings["random_strokes"], params["seed"])
-    if len(dataset) < settings["batch_size"]:
+    dataset = PurificationPairs(rows, settings.improved, settings.image_size, settings.random_strokes,
+                                settings.seed)
+    if len(dataset) < settings.batch_size:
         raise ValueError(f"{manifest_path}: {len(dataset)} training images, fewer than one batch of "
-                         f"{settings['batch_size']}")
-    spec = PConvUNetSpec(base_channels=settings["base_channels"], depth=settings["depth"])
+                         f"{settings.batch_size}")
+    spec = PConvUNetSpec(base_channels=settings.base_channels, depth=settings.depth)
     model = PConvUNet(spec).to(device).to(memory_format=torch.channels_last)
-    criterion = InpaintingLoss(settings["loss_weights"], load_vgg16_features(settings["vgg16_weights"])).to(device)
-    resume = Resume(out_path, run_fingerprint(rows, params))
+    criterion = InpaintingLoss(settings.loss_weights, load_vgg16_features(settings.vgg16_weights)).to(device)
+    resume = Resume(out_path, run_fingerprint(rows, settings))
     history, start = [], 0
     resumed = resume.load()
     if resumed is not None:
@@ -171,8 +207,8 @@ def train_network(manifest_path: str | os.PathLike, masks_path: str | os.PathLik
             if resumed is not None and resumed["phase"] == name:
                 optimizer.load_state_dict(resumed["optimizer"])
             first = max(start, phase_start)
-            loader = DataLoader(dataset, batch_sampler=StepBatches(len(dataset), settings["batch_size"],
-                                                                   params["seed"], first, phase_stop))
+            loader = DataLoader(dataset, batch_sampler=StepBatches(len(dataset), settings.batch_size,
+                                                                   settings.seed, first, phase_stop))
             for step, batch in enumerate(tqdm(loader, desc=f"purification network ({name})", mininterval=5),
                                          start=first):
                 image, valid, target = (tensor.to(device) for tensor in batch)
@@ -186,7 +222,7 @@ def train_network(manifest_path: str | os.PathLike, masks_path: str | os.PathLik
                 if step % LOG_EVERY == 0:
                     log.info("%s step %d: %s", name, step, {k: round(v, 4) for k, v in history[-1].items()
                                                             if k not in ("phase", "step")})
-                if (step + 1) % settings["checkpoint_every"] == 0:
+                if (step + 1) % settings.checkpoint_every == 0:
                     resume.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "phase": name,
                                  "step": step + 1, "history": history, "rng": rng_state()})
         phase_start = phase_stop
