@@ -33,6 +33,7 @@ from melanoflow import runtime
 from melanoflow.io import write_json, write_text
 from melanoflow.synthesis.dcgan import Discriminator, Generator
 from melanoflow.synthesis.dedup import nearest_by_mse
+from melanoflow.synthesis.settings import GanSettings
 from melanoflow.synthesis.train import GanTrainer
 
 from benchmarking import best_of, conv_flops, matmul_tflops
@@ -114,13 +115,13 @@ def bench_gan(device: torch.device, resolutions: list[int], batch: int, seed: in
         g_flops = conv_flops(Generator(resolution, 10).eval(), torch.randn(1, 10))
         d_flops = conv_flops(Discriminator(resolution).eval(), torch.randn(1, 3, resolution, resolution))
         for amp in amp_choices:
-            settings = {
+            settings = GanSettings.from_config({
                 "resolution": resolution, "width": 1.0, "latent_dim": {"decoupled": 10, "coupled": 100},
                 "batch_size": batch, "epochs": 1, "learning_rate": 2e-4, "betas": [0.5, 0.999], "real_label": 0.9,
                 "feature_matching": 1.0, "extra_generator_every": 10, "extra_generator_rounds": 2,
                 "min_diversity_ratio": 0.2, "patience": 5, "warmup_epochs": 5, "diversity_batch": 4,
-                "checkpoint_every": 1, "amp": amp, "seed": seed, "mode": "decoupled", "device": device.type,
-            }
+                "checkpoint_every": 1, "amp": amp,
+            }, mode="decoupled", device=device.type, seed=seed)
             images = torch.randint(0, 256, (batch, 3, resolution, resolution), dtype=torch.uint8)
             trainer = GanTrainer(images, torch.zeros(batch, dtype=torch.long), ["lesion"], settings, device)
             seconds = best_of(trainer.train_one_epoch, repeats=3, warmup=1, device=str(device))

@@ -14,6 +14,15 @@ class ConfigError(ValueError):
     """A config whose sections disagree; the message names every offending key."""
 
 
+def check_section_keys(section: Mapping, expected: Iterable[str], where: str) -> None:
+    """A settings object's keys: ValueError naming every unknown key of ``section``, else every missing one,
+    each as ``<where>.<key>``."""
+    expected = set(expected)
+    for problem, names in (("unknown", set(section) - expected), ("missing", expected - set(section))):
+        if names:
+            raise ValueError(f"{problem} key(s) {', '.join(f'{where}.{name}' for name in sorted(names))}")
+
+
 def unknown(names: Iterable[str], known: Iterable[str]) -> list[str]:
     known = set(known)
     return sorted(name for name in names if name not in known)

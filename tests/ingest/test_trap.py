@@ -95,11 +95,11 @@ def test_a_lesion_of_two_classes_and_bad_settings_are_named():
     rows.loc[1, "label"] = "nevus" if rows.loc[0, "label"] != "nevus" else "melanoma"
     with pytest.raises(BadInputError, match="lesion 'L0' has images of two classes"):
         trap_split(rows, ruler, SETTINGS, seed=0)
-    with pytest.raises(ValueError, match=r"datasets.x.trap: unknown key\(s\) strenght"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) datasets.x.trap.strenght"):
         TrapSettings.from_config({"flags": "f", "artefact": "ruler", "class": "melanoma", "strenght": 0.9,
                                   "strength": 0.9, "test_fraction": 0.2, "untrapped_fraction": 0.1,
                                   "val_fraction": 0.1}, "datasets.x.trap")
-    with pytest.raises(ValueError, match=r"missing key\(s\) val_fraction"):
+    with pytest.raises(ValueError, match=r"missing key\(s\) trap.val_fraction"):
         TrapSettings.from_config({"flags": "f", "artefact": "ruler", "class": "melanoma", "strength": 0.9,
                                   "test_fraction": 0.2, "untrapped_fraction": 0.1})
 

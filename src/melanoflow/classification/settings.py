@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from melanoflow.config_checks import check_section_keys
+
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine")
 SAMPLINGS = ("uniform", "balanced")
@@ -52,9 +54,5 @@ class TrainSettings:
     def from_config(cls, section: Mapping) -> TrainSettings:
         """The settings of the classification section's training keys; a missing or unknown key is an
         error naming it."""
-        keys = {field.name for field in fields(cls)}
-        for problem, names in (("unknown", set(section) - keys), ("missing", keys - set(section))):
-            if names:
-                named = ", ".join(f"classification.{name}" for name in sorted(names))
-                raise ValueError(f"{problem} key(s) {named}")
+        check_section_keys(section, (field.name for field in fields(cls)), "classification")
         return cls(**section)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from melanoflow.config_checks import check_section_keys
 from melanoflow.ingest.flags import read_flags
 from melanoflow.io import BadInputError
 from melanoflow.manifest import SPLITS, UNTRAPPED
@@ -51,10 +52,7 @@ class TrapSettings:
     def from_config(cls, trap: Mapping, where: str = "trap") -> TrapSettings:
         """The settings of a config mapping whose ``class`` key names the target class; a missing or
         unknown key is an error naming it."""
-        keys = {"class" if field.name == "target_class" else field.name for field in fields(cls)}
-        for problem, names in (("unknown", set(trap) - keys), ("missing", keys - set(trap))):
-            if names:
-                raise ValueError(f"{where}: {problem} key(s) {', '.join(sorted(names))}")
+        check_section_keys(trap, ("class" if field.name == "target_class" else field.name for field in fields(cls)), where)
         values = {key: value for key, value in trap.items() if key != "class"}
         return cls(target_class=trap["class"], **values)
 

@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
+from melanoflow.config_checks import check_section_keys
 from melanoflow.io import read_image
 from melanoflow.manifest import read_columns, read_images_manifest
 from melanoflow.purification.classic import ClassicSettings, purify_classic
@@ -78,11 +79,8 @@ class NetworkSettings:
         """The settings of the ``purification.network`` and ``purification.improved`` sections,
         ``purification.device`` and the run's ``seed``; a missing or unknown key of the network section is
         an error naming it."""
-        keys = {field.name for field in fields(cls)} - {"improved", "device", "seed"}
-        for problem, names in (("unknown", set(network) - keys), ("missing", keys - set(network))):
-            if names:
-                named = ", ".join(f"purification.network.{name}" for name in sorted(names))
-                raise ValueError(f"{problem} key(s) {named}")
+        check_section_keys(network, {field.name for field in fields(cls)} - {"improved", "device", "seed"},
+                           "purification.network")
         return cls(**network, improved=ClassicSettings.from_config(improved), device=device, seed=seed)
 
 

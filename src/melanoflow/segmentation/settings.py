@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from melanoflow.config_checks import check_section_keys
+
 
 @dataclass(frozen=True)
 class TrainSettings:
@@ -32,11 +34,7 @@ class TrainSettings:
     def from_config(cls, section: Mapping, *, seed: int) -> TrainSettings:
         """The settings of the segmentation section's training keys; a missing or unknown key is an error
         naming it."""
-        keys = {field.name for field in fields(cls)} - {"seed"}
-        for problem, names in (("unknown", set(section) - keys), ("missing", keys - set(section))):
-            if names:
-                named = ", ".join(f"segmentation.{name}" for name in sorted(names))
-                raise ValueError(f"{problem} key(s) {named}")
+        check_section_keys(section, {field.name for field in fields(cls)} - {"seed"}, "segmentation")
         return cls(**{**section, "betas": tuple(section["betas"])}, seed=seed)
 
 

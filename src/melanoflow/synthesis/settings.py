@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from melanoflow.config_checks import check_section_keys
+
 # decoupled: one DCGAN per scarce class; coupled: a generator and a discriminator per class, sharing layers.
 MODES = ("decoupled", "coupled")
 
@@ -45,11 +47,7 @@ class GanSettings:
         section is an error naming it."""
         if mode not in MODES:
             raise ValueError(f"synthesis.mode: {mode!r} is not one of {MODES}")
-        keys = {field.name for field in fields(cls)} - {"mode", "device", "seed"}
-        for problem, names in (("unknown", set(gan) - keys), ("missing", keys - set(gan))):
-            if names:
-                named = ", ".join(f"synthesis.gan.{name}" for name in sorted(names))
-                raise ValueError(f"{problem} key(s) {named}")
+        check_section_keys(gan, {field.name for field in fields(cls)} - {"mode", "device", "seed"}, "synthesis.gan")
         if mode not in gan["latent_dim"]:
             raise ValueError(f"missing key(s) synthesis.gan.latent_dim.{mode}: the latent size in mode {mode}")
         return cls(**{**gan, "latent_dim": gan["latent_dim"][mode], "betas": tuple(gan["betas"])}, mode=mode,
