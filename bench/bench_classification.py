@@ -40,7 +40,7 @@ from melanoflow.classification.data import IMAGENET_MEAN, IMAGENET_STD, Manifest
 from melanoflow.classification.model import for_inference
 from melanoflow.classification.predict import class_probabilities
 from melanoflow.classification.train import train_one_epoch
-from melanoflow.io import write_json, write_text
+from melanoflow.fileio import write_json, write_text
 
 from benchmarking import best_of, conv_flops, matmul_tflops
 

@@ -26,8 +26,8 @@ import pandas as pd
 
 from melanoflow.config_files import load_config
 from melanoflow.demo.generate import archive_file_names
-from melanoflow.io import write_json, write_text
-from melanoflow.manifest import QUARANTINE_SCHEMA, write_images_manifest, write_table
+from melanoflow.fileio import write_json, write_text
+from melanoflow.tables import QUARANTINE_SCHEMA, write_images_manifest, write_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")

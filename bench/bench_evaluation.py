@@ -29,7 +29,7 @@ import torchvision
 
 from melanoflow.evaluation import bootstrap, report, vbp
 from melanoflow.evaluation.metrics import probability_columns
-from melanoflow.io import write_json, write_text
+from melanoflow.fileio import write_json, write_text
 from melanoflow.runtime import autocast
 
 from benchmarking import best_of, conv_flops, matmul_tflops

@@ -38,7 +38,7 @@ import torch
 from melanoflow.classification.model import build_classifier, classifier_metadata, save_classifier
 from melanoflow.config_files import load_config
 from melanoflow.evaluation.vbp import saliency_maps
-from melanoflow.io import read_image, write_json, write_text
+from melanoflow.fileio import read_image, write_json, write_text
 from melanoflow.predict.artefacts import SETTINGS_FILE, run_settings
 from melanoflow.predict.pipeline import Predictor
 from melanoflow.runtime import cpu_flags, save_checkpoint

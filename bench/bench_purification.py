@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 import yaml
 
-from melanoflow.io import decode_image, write_json, write_text
+from melanoflow.fileio import decode_image, write_json, write_text
 from melanoflow.purification.classic import ClassicSettings, grow, purify_classic
 from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazor
 from melanoflow.purification.paper import PaperSettings, purify_paper

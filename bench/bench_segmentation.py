@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from melanoflow.io import write_json, write_text
+from melanoflow.fileio import write_json, write_text
 from melanoflow.runtime import autocast, cpu_supports_bf16, select_device
 from melanoflow.segmentation.model import PAPER, DilatedUNet
 from melanoflow.segmentation.train import train_step

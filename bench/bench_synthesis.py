@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from melanoflow import runtime
-from melanoflow.io import write_json, write_text
+from melanoflow.fileio import write_json, write_text
 from melanoflow.synthesis.dcgan import Discriminator, Generator
 from melanoflow.synthesis.dedup import nearest_by_mse
 from melanoflow.synthesis.settings import GanSettings

@@ -20,9 +20,9 @@ from tqdm import tqdm
 
 from melanoflow.evaluation.bootstrap import metric_intervals, paired_differences
 from melanoflow.evaluation.metrics import score_predictions
-from melanoflow.io import read_image, write_text
-from melanoflow.manifest import read_columns
+from melanoflow.fileio import read_image, write_text
 from melanoflow.predict.pipeline import Predictor
+from melanoflow.tables import read_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEWS = (1, 2, 4, 8)

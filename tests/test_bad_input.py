@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from melanoflow.classification.model import build_classifier, load_classifier, save_classifier
-from melanoflow.io import BadInputError, write_text
+from melanoflow.fileio import BadInputError, write_text
 from melanoflow.runtime import load_checkpoint
 from melanoflow.segmentation.predict import load_segmenter
 
@@ -59,7 +59,7 @@ def test_a_full_disk_names_the_file_and_keeps_the_previous_one(tmp_path):
     target.write_text("the previous run's result")
     script = textwrap.dedent(f"""
         import resource, signal
-        from melanoflow.io import write_text
+        from melanoflow.fileio import write_text
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
         write_text({str(target)!r}, "x" * 1_000_000)

@@ -1,4 +1,4 @@
-"""docs/contracts.md describes every table of melanoflow.manifest.CONTRACTS, and schemas live only there."""
+"""docs/contracts.md describes every table of melanoflow.tables.CONTRACTS, and schemas live only there."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from melanoflow import manifest
-from melanoflow.manifest import CONTRACTS
+from melanoflow import tables
+from melanoflow.tables import CONTRACTS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "contracts.md"
@@ -26,8 +26,8 @@ def doc_rows() -> dict[str, str]:
 
 
 def schema_name(contract) -> str:
-    names = [name for name, value in vars(manifest).items() if value is contract.schema]
-    return f"melanoflow.manifest.{names[0]}" if names else "melanoflow.manifest.predictions_schema"
+    names = [name for name, value in vars(tables).items() if value is contract.schema]
+    return f"melanoflow.tables.{names[0]}" if names else "melanoflow.tables.predictions_schema"
 
 
 @pytest.mark.parametrize("table", sorted(CONTRACTS))
@@ -45,10 +45,10 @@ def test_doc_names_every_table_with_its_columns(table):
 def test_schemas_are_declared_in_one_module():
     declaring = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "src").rglob("*.py")
                        if "pa.schema(" in path.read_text())
-    assert declaring == ["src/melanoflow/manifest.py"]
+    assert declaring == ["src/melanoflow/tables.py"]
 
 
 def test_contracts_module_imports_no_torch():
-    code = "import sys, melanoflow.manifest; print('torch' in sys.modules)"
+    code = "import sys, melanoflow.tables; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

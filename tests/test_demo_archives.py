@@ -37,7 +37,7 @@ def test_official_file_names_and_members(demo):
 
 def test_occlusion_masks_match_the_plan(demo):
     table = pd.read_csv(demo / "occlusions" / "occlusions.csv")
-    from melanoflow.io import read_mask
+    from melanoflow.fileio import read_mask
 
     for row in table.head(40).itertuples():
         for kind in ("hair", "ruler", "patch"):
@@ -67,7 +67,7 @@ def test_classes_look_different(demo):
     """Melanoma borders are more irregular than nevus borders (solidity of the ground-truth mask)."""
     from skimage.measure import regionprops
 
-    from melanoflow.io import decode_image
+    from melanoflow.fileio import decode_image
 
     truth = pd.read_csv(demo / "ISIC-2017_Training_Part3_GroundTruth.csv")
     solidity = {}

@@ -172,7 +172,7 @@ def load_checkpoint(path: str | os.PathLike, weights_only: bool = True, **option
     import pickle
     import zipfile
 
-    from melanoflow.io import BadInputError
+    from melanoflow.fileio import BadInputError
 
     try:
         return torch.load(path, map_location="cpu", weights_only=weights_only, **options)
@@ -185,7 +185,7 @@ def load_checkpoint(path: str | os.PathLike, weights_only: bool = True, **option
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
     """``torch.save`` through a temporary file, so an interrupted save never replaces a good checkpoint."""
-    from melanoflow.io import atomic_path
+    from melanoflow.fileio import atomic_path
 
     with atomic_path(path) as tmp:
         torch.save(state, tmp)

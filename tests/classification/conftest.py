@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from melanoflow import io
+from melanoflow import fileio
 
 CLASSES = ["melanoma", "nevus", "seborrheic_keratosis"]
 
@@ -23,7 +23,7 @@ def write_images(folder, names, size=(48, 36), seed=0):
     paths = []
     for name in names:
         path = folder / f"{name}.png"
-        io.write_image(path, rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8))
+        fileio.write_image(path, rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8))
         paths.append(str(path))
     return paths
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from melanoflow import io
+from melanoflow import fileio
 from melanoflow.classification.cache import (
     build_cache,
     cache_sources,
@@ -47,11 +47,11 @@ def test_cache_merged_from_shard_pieces_equals_a_fresh_decode(tmp_path, monkeypa
     assert isinstance(cache.pixels, np.memmap) and cache.pixels.shape == (4, 24, 24, 3)
     assert list(cache.slots) == ["c.png", "a.png", "b.png", "d.jpg"]  # the manifest's order, not the shards'
     for path in paths:
-        fresh = cv2.resize(io.read_image(path), (24, 24), interpolation=cv2.INTER_AREA)
+        fresh = cv2.resize(fileio.read_image(path), (24, 24), interpolation=cv2.INTER_AREA)
         np.testing.assert_array_equal(cache.pixels[cache.slots[path]], fresh)
     # and through the dataset: an untransformed eval row is the fresh decode, centre-cropped, as CHW
     image, _ = ManifestImages(manifest, cache, CLASSES, 20, train=False)[4]
-    fresh = cv2.resize(io.read_image(paths[3]), (24, 24), interpolation=cv2.INTER_AREA)[2:22, 2:22]
+    fresh = cv2.resize(fileio.read_image(paths[3]), (24, 24), interpolation=cv2.INTER_AREA)[2:22, 2:22]
     assert torch.equal(image, torch.from_numpy(fresh).permute(2, 0, 1))
 
 
@@ -59,16 +59,16 @@ def test_a_cache_of_another_manifest_is_refused(tmp_path):
     paths = write_images(tmp_path, ["a", "b"])
     write_cache(paths, 16, tmp_path / "cache.npy", tmp_path / "cache.json")
     write_cache(paths[:1], 16, tmp_path / "other.npy", tmp_path / "other.json")
-    with pytest.raises(io.BadInputError, match="cache"):
+    with pytest.raises(fileio.BadInputError, match="cache"):
         open_cache(tmp_path / "cache.npy", tmp_path / "other.json")
     with pytest.raises(KeyError, match="no slot"):
         ManifestImages(manifest_of(paths), open_cache(tmp_path / "other.npy", tmp_path / "other.json"), CLASSES, 16,
                        train=False)
     # merging: a source no piece holds, and a piece cached at another size, are refused
     other = [(tmp_path / "other.npy", tmp_path / "other.json")]
-    with pytest.raises(io.BadInputError, match="lack 1 images, e.g. '.*b.png'"):
+    with pytest.raises(fileio.BadInputError, match="lack 1 images, e.g. '.*b.png'"):
         merge_caches(paths, other, 16, tmp_path / "merged.npy", tmp_path / "merged.json")
-    with pytest.raises(io.BadInputError, match="other.npy: images cached at 16px, expected 24px"):
+    with pytest.raises(fileio.BadInputError, match="other.npy: images cached at 16px, expected 24px"):
         merge_caches(paths[:1], other, 24, tmp_path / "merged.npy", tmp_path / "merged.json")
     assert not (tmp_path / "merged.npy").exists()
 
@@ -126,9 +126,9 @@ def test_lesion_box_is_a_square_around_the_lesion_inside_the_image():
 def test_lesion_crop_cache_holds_the_lesion(tmp_path):
     image = np.zeros((60, 120, 3), np.uint8)
     image[20:40, 80:100] = 255  # a bright square lesion on the right
-    io.write_image(tmp_path / "a.png", image)
+    fileio.write_image(tmp_path / "a.png", image)
     mask = image[..., 0] > 0
-    io.write_image(tmp_path / "a_mask.png", mask.astype(np.uint8) * 255)
+    fileio.write_image(tmp_path / "a_mask.png", mask.astype(np.uint8) * 255)
     masks = pd.DataFrame({"image_id": ["a"], "dataset": ["d"], "split": ["test"],
                           "mask_path": [str(tmp_path / "a_mask.png")], "lesion_fraction": [mask.mean()]})
     masks.to_parquet(tmp_path / "masks.parquet")

@@ -22,8 +22,8 @@ from melanoflow.classification.model import (
 from melanoflow.classification.predict import predict_variant
 from melanoflow.classification.recipe import Recipe
 from melanoflow.classification.train import TrainSettings, fit
-from melanoflow.io import BadInputError
-from melanoflow.manifest import TRAIN_MANIFEST_SCHEMA, predictions_schema, read_table, write_table
+from melanoflow.fileio import BadInputError
+from melanoflow.tables import TRAIN_MANIFEST_SCHEMA, predictions_schema, read_table, write_table
 
 from .conftest import CLASSES
 

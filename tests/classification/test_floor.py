@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from melanoflow import io
+from melanoflow import fileio
 from melanoflow.classification.floor import (
     FEATURE_NAMES,
     class_probabilities,
@@ -23,7 +23,7 @@ from melanoflow.classification.floor import (
     make_floor_model,
     predict_floor,
 )
-from melanoflow.manifest import (
+from melanoflow.tables import (
     IMAGES_SCHEMA,
     MASKS_SCHEMA,
     predictions_schema,
@@ -204,11 +204,11 @@ def write_project(root, rows, make_image):
         mask_path = root / "predicted" / f"{row['image_id']}_segmentation.png"
         if isinstance(image, bytes):
             image_path = root / "images" / f"{row['image_id']}.jpg"
-            io.write_bytes(image_path, image)
+            fileio.write_bytes(image_path, image)
         else:
             image_path = root / "images" / f"{row['image_id']}.png"
-            io.write_image(image_path, image)
-        io.write_image(mask_path, mask.astype(np.uint8) * 255)
+            fileio.write_image(image_path, image)
+        fileio.write_image(mask_path, mask.astype(np.uint8) * 255)
         # the ground-truth mask named in the manifest does not exist: the floor must not read it
         records.append({**row, "dataset": "toy", "image_path": str(image_path),
                         "mask_path": str(root / "missing" / "truth.png"), "lesion_id": None,
@@ -284,7 +284,7 @@ def test_floor_beats_chance_on_real_isic_images(tmp_path, shared_data):
           zipfile.ZipFile(folder / "ISIC-2017_Training_Part1_GroundTruth.zip") as masks):
         def make_image(row):
             member = f"ISIC-2017_Training_Part1_GroundTruth/{row['image_id']}_segmentation.png"
-            mask = io.decode_image(masks.read(member), member, grayscale=True) > 128
+            mask = fileio.decode_image(masks.read(member), member, grayscale=True) > 128
             return images.read(f"ISIC-2017_Training_Data/{row['image_id']}.jpg"), mask
 
         manifest, masks_table = write_project(tmp_path, rows, make_image)

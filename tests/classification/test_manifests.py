@@ -13,7 +13,7 @@ from melanoflow.classification.manifests import (
     build_variant_manifest,
 )
 from melanoflow.classification.recipe import Recipe
-from melanoflow.manifest import (
+from melanoflow.tables import (
     IMAGES_SCHEMA,
     TRAIN_MANIFEST_SCHEMA,
     SchemaError,

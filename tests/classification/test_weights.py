@@ -9,7 +9,7 @@ import torch
 import torchvision
 
 from melanoflow.classification.model import build_classifier, classifier_metadata, weights_file
-from melanoflow.io import BadInputError
+from melanoflow.fileio import BadInputError
 
 RESNET18_V1_FILE = "resnet18-f37072fd.pth"  # basename of torchvision's ResNet18_Weights.IMAGENET1K_V1.url
 

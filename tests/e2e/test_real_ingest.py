@@ -6,7 +6,7 @@ import subprocess
 import pandas as pd
 import yaml
 
-from melanoflow.manifest import read_images_manifest
+from melanoflow.tables import read_images_manifest
 
 from .conftest import REPO, SNAKEMAKE
 

@@ -1,6 +1,6 @@
 """The whole DAG on generated data: every stage's outputs exist, and a second run has nothing to do."""
 
-from melanoflow.manifest import read_images_manifest
+from melanoflow.tables import read_images_manifest
 
 from .conftest import snakemake
 

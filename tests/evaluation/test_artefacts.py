@@ -13,9 +13,9 @@ from melanoflow.evaluation.artefacts import (
     stratified_aucs,
     write_artefact_strata,
 )
+from melanoflow.fileio import BadInputError
 from melanoflow.ingest.flags import read_flags
-from melanoflow.io import BadInputError
-from melanoflow.manifest import write_images_manifest
+from melanoflow.tables import write_images_manifest
 
 CLASSES = ["melanoma", "nevus", "seborrheic_keratosis"]
 SETTINGS = {"classes": CLASSES, "seed": 3, "melanoma_class": "melanoma", "keratosis_class": "seborrheic_keratosis",

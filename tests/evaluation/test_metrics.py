@@ -6,8 +6,8 @@ from isic_challenge_scoring import metrics as official_metrics
 from isic_challenge_scoring.classification import ClassificationMetric, ClassificationScore
 
 from melanoflow.evaluation import decision, metrics
-from melanoflow.io import BadInputError
-from melanoflow.manifest import SchemaError
+from melanoflow.fileio import BadInputError
+from melanoflow.tables import SchemaError
 
 from .prediction_tables import CLASSES, ISIC2018_CLASSES, predictions_frame, random_predictions
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from melanoflow.evaluation import decision, metrics, report
-from melanoflow.io import BadInputError
+from melanoflow.fileio import BadInputError
 
 from .prediction_tables import CLASSES, predictions_frame, random_predictions, save_tiny_classifier
 from .test_front_page import rendered_text

@@ -8,8 +8,8 @@ from sklearn.metrics import roc_auc_score
 
 from melanoflow.evaluation.artefacts import SHORTCUT_FLOOR
 from melanoflow.evaluation.trap import trap_drops, write_trap_report
-from melanoflow.io import BadInputError
-from melanoflow.manifest import UNTRAPPED, predictions_schema, write_images_manifest, write_table
+from melanoflow.fileio import BadInputError
+from melanoflow.tables import UNTRAPPED, predictions_schema, write_images_manifest, write_table
 
 CLASSES = ["melanoma", "nevus", "seborrheic_keratosis"]
 SETTINGS = {"classes": CLASSES, "seed": 5, "melanoma_class": "melanoma", "keratosis_class": "seborrheic_keratosis",

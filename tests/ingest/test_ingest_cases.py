@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from melanoflow.fileio import BadInputError
 from melanoflow.ingest.build import IngestError, ingest
-from melanoflow.io import BadInputError
-from melanoflow.manifest import QUARANTINE_SCHEMA, read_images_manifest, read_table
+from melanoflow.tables import QUARANTINE_SCHEMA, read_images_manifest, read_table
 
 from .archives import jpeg, png_mask, write_isic2017
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from melanoflow.fileio import BadInputError, read_mask
 from melanoflow.ingest.build import ingest
-from melanoflow.io import BadInputError, read_mask
 
 from ..conftest import REPO
 from .archives import ISIC2018_CODES, png_mask, write_isic2018_part, zip_bytes

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from melanoflow.fileio import read_mask
 from melanoflow.ingest.build import ingest
-from melanoflow.io import read_mask
 
 CLASSES = ["melanoma", "nevus", "seborrheic_keratosis"]
 SETTINGS = {"on_bad_image": "fail", "max_pixels": 100_000_000, "max_uncompressed_bytes": 5_000_000_000,

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from melanoflow.config_files import load_config
+from melanoflow.fileio import BadInputError
 from melanoflow.ingest.trap import TrapSettings, apply_trap_split, association, class_plan, trap_split
-from melanoflow.io import BadInputError
-from melanoflow.manifest import UNTRAPPED
+from melanoflow.tables import UNTRAPPED
 
 from ..conftest import REPO
 from ..e2e.conftest import SNAKEMAKE

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from melanoflow.io import BadInputError, decode_image
+from melanoflow.fileio import BadInputError, decode_image
 from melanoflow.predict.inputs import MIN_SIDE, InputImage, collect_inputs, decode_input
 
 

@@ -8,13 +8,13 @@ import pytest
 import torch
 import torchvision
 
-from melanoflow.io import BadInputError, read_image, write_image
-from melanoflow.manifest import IMAGES_SCHEMA, read_images_manifest, write_images_manifest
+from melanoflow.fileio import BadInputError, read_image, write_image
 from melanoflow.purification import train as train_module
 from melanoflow.purification.classic import ClassicSettings
 from melanoflow.purification.network import InpaintingLoss, NetworkPurifier, load_vgg16_features, to_image
 from melanoflow.purification.train import NetworkSettings, run_fingerprint, train_network
 from melanoflow.resume import resume_path
+from melanoflow.tables import IMAGES_SCHEMA, read_images_manifest, write_images_manifest
 from tests.purification.conftest import scene
 
 WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}

@@ -5,8 +5,11 @@ import pandas as pd
 import pytest
 
 from melanoflow.demo.generate import visibly_changed
-from melanoflow.io import BadInputError, read_image, read_mask, write_image
-from melanoflow.manifest import (
+from melanoflow.fileio import BadInputError, read_image, read_mask, write_image
+from melanoflow.purification.figures import before_after_figure
+from melanoflow.purification.run import purify_shard
+from melanoflow.purification.scoring import score_demo_occlusions
+from melanoflow.tables import (
     IMAGES_SCHEMA,
     OCCLUSIONS_SCHEMA,
     merge_shard_tables,
@@ -15,9 +18,6 @@ from melanoflow.manifest import (
     write_images_manifest,
     write_table,
 )
-from melanoflow.purification.figures import before_after_figure
-from melanoflow.purification.run import purify_shard
-from melanoflow.purification.scoring import score_demo_occlusions
 from tests.purification.conftest import scene
 
 PARAMS = {"method": "improved", "device": "cpu", "select_threshold": 0.005, "improved": {}}

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from melanoflow.io import write_image
+from melanoflow.fileio import write_image
 from melanoflow.segmentation.settings import TRAINING_JOB_KEYS, TrainSettings
 
 # A tiny spec keeps every training test to a second or two: the smallest valid input and ~1/32 width.

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from isic_challenge_scoring import SegmentationScore
 
-from melanoflow.io import write_image
-from melanoflow.manifest import MASKS_SCHEMA, PER_IMAGE_SCHEMA, read_table, write_images_manifest, write_table
+from melanoflow.fileio import write_image
 from melanoflow.segmentation.metrics import evaluate_segmentation, mask_scores
+from melanoflow.tables import MASKS_SCHEMA, PER_IMAGE_SCHEMA, read_table, write_images_manifest, write_table
 
 
 def test_hand_computed_scores():

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from melanoflow.io import read_image, read_mask
-from melanoflow.manifest import MASKS_SCHEMA, read_table, select_shard, write_images_manifest
+from melanoflow.fileio import read_image, read_mask
 from melanoflow.runtime import save_checkpoint
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
 from melanoflow.segmentation.predict import postprocess, predict_shard
+from melanoflow.tables import MASKS_SCHEMA, read_table, select_shard, write_images_manifest
 
 from .conftest import TINY
 

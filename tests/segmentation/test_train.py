@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import torch
 
-from melanoflow.manifest import write_images_manifest
 from melanoflow.resume import resume_path
 from melanoflow.segmentation import train as train_module
 from melanoflow.segmentation.predict import load_segmenter
 from melanoflow.segmentation.settings import TrainSettings
 from melanoflow.segmentation.train import SegmentationLoss, epoch_learning_rate, fit
+from melanoflow.tables import write_images_manifest
 
 
 def killed_in_second_epoch(monkeypatch):

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from melanoflow import io as mio
-from melanoflow.manifest import write_images_manifest
+from melanoflow import fileio
 from melanoflow.synthesis.settings import GanSettings
+from melanoflow.tables import write_images_manifest
 
 SPLIT_COUNTS = {"train": 6, "val": 2, "test": 2}
 
@@ -24,7 +24,7 @@ def tiny_manifest(tmp_path):
                 image_id = f"{label}_{split}_{index}"
                 image = np.clip(np.array(colour) + rng.normal(0, 25, (48, 64, 3)), 0, 255).astype(np.uint8)
                 path = tmp_path / "images" / f"{image_id}.png"
-                mio.write_image(path, image)
+                fileio.write_image(path, image)
                 rows.append({"image_id": image_id, "dataset": "demo", "split": split, "label": label,
                              "image_path": str(path), "mask_path": None, "lesion_id": None, "width": 64,
                              "height": 48, "sha256": "0" * 64, "source": "test"})

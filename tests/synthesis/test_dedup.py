@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from melanoflow import io as mio
-from melanoflow.manifest import NEAREST_SCHEMA, SAMPLES_SCHEMA, read_images_manifest, read_table, write_table
+from melanoflow import fileio
 from melanoflow.synthesis.data import resize_center_crop
 from melanoflow.synthesis.dedup import deduplicate, nearest_by_mse, summarise_nearest
+from melanoflow.tables import NEAREST_SCHEMA, SAMPLES_SCHEMA, read_images_manifest, read_table, write_table
 
 from .conftest import synthesis_params
 
@@ -62,10 +62,10 @@ def test_deduplicate_drops_copies_and_counts_test_leaks(tiny_manifest, tmp_path)
     rows = []
     for synthetic_id, source in copied.items():
         path = manifest.set_index("image_id").loc[source, "image_path"]
-        mio.write_image(raw / f"{synthetic_id}.png", resize_center_crop(mio.read_image(path), 64))
+        fileio.write_image(raw / f"{synthetic_id}.png", resize_center_crop(fileio.read_image(path), 64))
         rows.append({"synthetic_id": synthetic_id, "synthetic_path": str(raw / f"{synthetic_id}.png"), "label": "m"})
     noise = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    mio.write_image(raw / "novel.png", noise)
+    fileio.write_image(raw / "novel.png", noise)
     rows.append({"synthetic_id": "novel", "synthetic_path": str(raw / "novel.png"), "label": "m"})
     samples = tmp_path / "samples.parquet"
     write_table(pd.DataFrame(rows), samples, SAMPLES_SCHEMA)

@@ -4,12 +4,12 @@ import pandas as pd
 import pytest
 import torch
 
-from melanoflow import io as mio
-from melanoflow.manifest import NEAREST_SCHEMA, SAMPLES_SCHEMA, read_table
+from melanoflow import fileio
 from melanoflow.synthesis.dedup import deduplicate
 from melanoflow.synthesis.figures import draw_figures, gallery_rows
 from melanoflow.synthesis.sample import load_generator, sample_class
 from melanoflow.synthesis.train import train_gan
+from melanoflow.tables import NEAREST_SCHEMA, SAMPLES_SCHEMA, read_table
 
 from .conftest import job_settings, synthesis_params
 
@@ -27,9 +27,9 @@ def test_sampling_writes_the_configured_count_reproducibly(trained, tmp_path):
         sample_class(str(trained), "melanoma", 5, 7, str(tmp_path / run / "raw"), str(tmp_path / run / "s.parquet"))
     table = read_table(tmp_path / "a" / "s.parquet", SAMPLES_SCHEMA)
     assert table["synthetic_id"].tolist() == [f"melanoma_gan_{i:05d}" for i in range(5)]
-    images = [mio.read_image(p) for p in table["synthetic_path"]]
+    images = [fileio.read_image(p) for p in table["synthetic_path"]]
     assert all(image.shape == (64, 64, 3) for image in images)
-    again = [mio.read_image(tmp_path / "b" / "raw" / f"{i}.png") for i in table["synthetic_id"]]
+    again = [fileio.read_image(tmp_path / "b" / "raw" / f"{i}.png") for i in table["synthetic_id"]]
     assert all((x == y).all() for x, y in zip(images, again, strict=True))
     generator, state = load_generator(trained)
     assert not generator.training and state["best_epoch"] == 0

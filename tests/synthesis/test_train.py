@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-import melanoflow.io
-from melanoflow.io import BadInputError
-from melanoflow.manifest import read_images_manifest
+import melanoflow.fileio
+from melanoflow.fileio import BadInputError
 from melanoflow.resume import resume_path
 from melanoflow.synthesis import train
 from melanoflow.synthesis.settings import GanSettings
 from melanoflow.synthesis.train import EarlyStopping, GanTrainer, diversity, fit, run_fingerprint, train_gan
+from melanoflow.tables import read_images_manifest
 
 from .conftest import SPLIT_COUNTS, gan_settings, job_settings, synthesis_params
 
@@ -70,13 +70,13 @@ def test_a_resume_file_of_other_settings_or_images_starts_over(tmp_path, caplog,
 
 def test_gan_reads_only_training_images_of_its_class(tiny_manifest, tmp_path, monkeypatch):
     read = []
-    real_reader = melanoflow.io.read_image
+    real_reader = melanoflow.fileio.read_image
 
     def recording_reader(path, *args, **kwargs):
         read.append(str(path))
         return real_reader(path, *args, **kwargs)
 
-    monkeypatch.setattr(melanoflow.io, "read_image", recording_reader)
+    monkeypatch.setattr(melanoflow.fileio, "read_image", recording_reader)
     output = tmp_path / "gan" / "melanoma.pt"
     train_gan(str(tiny_manifest), None, ["melanoma"], job_settings(synthesis_params(epochs=1)), str(output))
 

@@ -7,10 +7,10 @@ rule classification_manifest:
         unpack(classification_manifest_inputs),
         code=script_code("classification_manifest"),
     output:
-        manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
-        counts=f"{RESULTS}/manifests/train.{{variant}}.counts.csv",
+        manifest=f"{RESULTS}/manifests/examples.{{variant}}.parquet",
+        counts=f"{RESULTS}/manifests/examples.{{variant}}.counts.csv",
         # Empty unless classification.materialise: then every training example as a PNG.
-        examples=directory(f"{RESULTS}/manifests/train.{{variant}}.images"),
+        examples=directory(f"{RESULTS}/manifests/examples.{{variant}}.images"),
     log:
         f"{RESULTS}/logs/classification/manifest_{{variant}}.log",
     wildcard_constraints:
@@ -30,7 +30,7 @@ rule classification_counts_figure:
         code=script_code("classification_counts_figure"),
     output:
         report(
-            f"{RESULTS}/manifests/train.{{variant}}.counts.png",
+            f"{RESULTS}/manifests/examples.{{variant}}.counts.png",
             caption="../report/classification_counts.rst",
             category="5. Classifiers",
             subcategory="{variant}",
@@ -50,7 +50,7 @@ rule classification_counts_figure:
 rule classification_cache_shard:
     input:
         unpack(lesion_masks),
-        manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
+        manifest=f"{RESULTS}/manifests/examples.{{variant}}.parquet",
         code=script_code("classification_cache_shard"),
     output:
         cache=temp(f"{RESULTS}/classify/{{variant}}/cache/{{shard}}.npy"),
@@ -75,7 +75,7 @@ rule classification_cache_shard:
 
 rule classification_cache_merge:
     input:
-        manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
+        manifest=f"{RESULTS}/manifests/examples.{{variant}}.parquet",
         caches=expand(
             f"{RESULTS}/classify/{{variant}}/cache/{{shard}}.npy",
             shard=SHARDS,
@@ -106,7 +106,7 @@ rule classification_cache_merge:
 
 rule classification_train:
     input:
-        manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
+        manifest=f"{RESULTS}/manifests/examples.{{variant}}.parquet",
         cache=f"{RESULTS}/classify/{{variant}}/images.npy",
         index=f"{RESULTS}/classify/{{variant}}/images.json",
         weights=classification_weights,
@@ -157,7 +157,7 @@ rule classification_history_figure:
 
 rule classification_predict:
     input:
-        manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
+        manifest=f"{RESULTS}/manifests/examples.{{variant}}.parquet",
         cache=f"{RESULTS}/classify/{{variant}}/images.npy",
         index=f"{RESULTS}/classify/{{variant}}/images.json",
         model=f"{RESULTS}/models/classifier.{{variant}}.pt",
@@ -184,7 +184,7 @@ rule classification_predict:
 rule classification_predict_purified:
     input:
         unpack(lesion_masks),
-        manifest=f"{RESULTS}/manifests/train.{{variant}}.parquet",
+        manifest=f"{RESULTS}/manifests/examples.{{variant}}.parquet",
         cache=f"{RESULTS}/classify/{{variant}}/images.npy",
         index=f"{RESULTS}/classify/{{variant}}/images.json",
         model=f"{RESULTS}/models/classifier.{{variant}}.pt",

@@ -299,7 +299,7 @@ def classification_targets():
     targets = []
     for variant in VARIANTS:
         targets += [
-            f"{RESULTS}/manifests/train.{variant}.counts.png",
+            f"{RESULTS}/manifests/examples.{variant}.counts.png",
             f"{RESULTS}/classify/{variant}/history.png",
             f"{RESULTS}/predictions/{variant}.parquet",
         ]
@@ -464,7 +464,7 @@ def unscored_parts():
         config["ingest"]["max_compression_ratio"],
     )
     return {
-        unscored_predictions_dir(name, part): str(part)
+        unscored_predictions_dir(Path(RESULTS), name, part): str(part)
         for name, dataset in config["datasets"].items()
         if dataset["format"] == "isic2018_task3"
         for part in isic2018_unscored_inputs(Path(dataset["path"]), limits)

@@ -1,6 +1,6 @@
 """Snakemake adapter: the run's prediction settings, for `melanoflow predict` and `snakemake predict`."""
 
-from melanoflow.io import write_json
+from melanoflow.fileio import write_json
 from melanoflow.runtime import setup_logging
 
 setup_logging(snakemake.log[0])

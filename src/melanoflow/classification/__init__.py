@@ -2,7 +2,7 @@
 training and inference.
 
 - :mod:`recipe`: the arithmetic of the paper's training-set recipe (Figure 7).
-- :mod:`manifests`: ``results/manifests/train.<variant>.parquet``, one row per example with its transform.
+- :mod:`manifests`: ``results/manifests/examples.<variant>.parquet``, one row per example with its transform.
 - :mod:`cache`: decode-and-resize-once image cache (a memory-mapped uint8 array).
 - :mod:`data`: manifest rows -> tensors, applying each row's transform on tensors.
 - :mod:`model`: torchvision ResNets with the final layer replaced; checkpoints with their metadata.

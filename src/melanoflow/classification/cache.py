@@ -8,7 +8,7 @@ file that training and prediction memory-map. A JSON sidecar lists the source pa
 cache built from another manifest is refused instead of silently feeding the wrong pixels.
 
 The decoding runs in shards (one job each in the workflow): an image's shard comes from its source path
-(:func:`melanoflow.manifest.shard_of`), so every row using an image lands in the same piece. A cheap merge
+(:func:`melanoflow.tables.shard_of`), so every row using an image lands in the same piece. A cheap merge
 copies the pieces into the variant's cache in the manifest's slot order, which therefore does not depend
 on the number of shards.
 """
@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from melanoflow import io
-from melanoflow.manifest import read_columns, read_training_manifest, select_shard
+from melanoflow import fileio
+from melanoflow.tables import read_columns, read_training_manifest, select_shard
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def crop_to(pixels: np.ndarray, box: Box | None) -> np.ndarray:
 def load_resized(path: str | os.PathLike, size: int, box: Box | None = None) -> np.ndarray:
     """One image, decoded (with the shared checks), cropped to ``box`` if given and resized to
     (size, size, 3) uint8 RGB."""
-    return cv2.resize(crop_to(io.read_image(path), box), (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.resize(crop_to(fileio.read_image(path), box), (size, size), interpolation=cv2.INTER_AREA)
 
 
 def lesion_boxes(rows: pd.DataFrame, masks_path: str | os.PathLike, margin: float) -> dict[str, Box | None]:
@@ -74,7 +74,7 @@ def lesion_boxes(rows: pd.DataFrame, masks_path: str | os.PathLike, margin: floa
     boxes = {}
     for row in rows.drop_duplicates("source_path").itertuples():
         mask_file = lookup.get((row.dataset, row.image_id)) if getattr(row, "origin", "real") != "synthetic" else None
-        boxes[row.source_path] = None if mask_file is None else lesion_box(io.read_mask(mask_file), margin)
+        boxes[row.source_path] = None if mask_file is None else lesion_box(fileio.read_mask(mask_file), margin)
     empty = [path for path, box in boxes.items() if box is None]
     if empty:
         log.info("%d of %d images are used whole (synthetic, or an empty predicted mask)", len(empty), len(boxes))
@@ -136,12 +136,12 @@ def build_cache(paths: Sequence[str], size: int, threads: int = 1, boxes: Mappin
 def write_slots(sources: Sequence[str], size: int, cache_path: str | os.PathLike, index_path: str | os.PathLike,
                 fill: Callable[[np.ndarray], None]) -> None:
     """Write a cache of ``sources`` whose pixels ``fill`` puts into the (len(sources), size, size, 3) memmap."""
-    with io.atomic_path(cache_path) as tmp:
+    with fileio.atomic_path(cache_path) as tmp:
         pixels = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(sources), size, size, 3))
         fill(pixels)
         pixels.flush()
         del pixels
-    io.write_json(index_path, {"size": size, "sources": list(sources)})
+    fileio.write_json(index_path, {"size": size, "sources": list(sources)})
 
 
 def write_cache(sources: Sequence[str], size: int, cache_path: str | os.PathLike, index_path: str | os.PathLike,
@@ -159,11 +159,11 @@ def merge_caches(sources: Sequence[str], pieces: Sequence[tuple[str | os.PathLik
     for cache_file, index_file in pieces:
         piece = open_cache(cache_file, index_file)
         if piece.size != size:
-            raise io.BadInputError(f"{cache_file}: images cached at {piece.size}px, expected {size}px")
+            raise fileio.BadInputError(f"{cache_file}: images cached at {piece.size}px, expected {size}px")
         located.update({source: (piece, slot) for source, slot in piece.slots.items()})
     missing = [source for source in sources if source not in located]
     if missing:
-        raise io.BadInputError(f"cache pieces {[str(cache) for cache, _ in pieces]} lack {len(missing)} images, "
+        raise fileio.BadInputError(f"cache pieces {[str(cache) for cache, _ in pieces]} lack {len(missing)} images, "
                                f"e.g. {missing[0]!r}")
 
     def copy_pieces(pixels: np.ndarray) -> None:
@@ -198,6 +198,6 @@ def open_cache(cache_path: str | os.PathLike, index_path: str | os.PathLike) -> 
     pixels = np.load(cache_path, mmap_mode="r")
     expected = (len(index["sources"]), index["size"], index["size"], 3)
     if pixels.shape != expected or pixels.dtype != np.uint8:
-        raise io.BadInputError(f"{cache_path}: cache holds {pixels.dtype}{pixels.shape}, index "
+        raise fileio.BadInputError(f"{cache_path}: cache holds {pixels.dtype}{pixels.shape}, index "
                                f"{index_path} describes uint8{expected}")
     return ImageCache(pixels, {path: slot for slot, path in enumerate(index["sources"])})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from melanoflow import io
+from melanoflow import fileio
 
 
 def plot_stage_counts(counts: pd.DataFrame, title: str):
@@ -42,12 +42,12 @@ def plot_history(history: pd.DataFrame, title: str):
 
 
 def draw_counts(counts_path: str, figure_path: str, variant: str) -> None:
-    """Workflow entry point: a variant's training-set counts (``train.<variant>.counts.csv``) as bars."""
+    """Workflow entry point: a variant's training-set counts (``examples.<variant>.counts.csv``) as bars."""
     counts = pd.read_csv(counts_path, index_col="class")
-    io.write_figure(figure_path, plot_stage_counts(counts, f"training set of variant {variant!r}"))
+    fileio.write_figure(figure_path, plot_stage_counts(counts, f"training set of variant {variant!r}"))
 
 
 def draw_history(history_path: str, figure_path: str, variant: str, arch: str, weights: str | None) -> None:
     """Workflow entry point: a classifier's per-epoch losses, accuracies and validation AUC."""
     start = "ImageNet weights" if weights else "random initialisation, no pretrained weights"
-    io.write_figure(figure_path, plot_history(pd.read_csv(history_path), f"classifier.{variant}: {arch}, {start}"))
+    fileio.write_figure(figure_path, plot_history(pd.read_csv(history_path), f"classifier.{variant}: {arch}, {start}"))

@@ -57,8 +57,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
-from melanoflow.io import BadInputError, read_image, read_mask, write_json
-from melanoflow.manifest import (
+from melanoflow.fileio import BadInputError, read_image, read_mask, write_json
+from melanoflow.tables import (
     PREDICTED_SPLITS,
     predictions_schema,
     read_columns,

@@ -1,4 +1,4 @@
-"""Training manifests: ``results/manifests/train.<variant>.parquet``, one row per example.
+"""Training manifests: ``results/manifests/examples.<variant>.parquet``, one row per example.
 
 A row names its source image (a real image, the purified copy of an occluded one, or a kept synthetic
 image), its label and origin, and the transform that makes the example (horizontal flip, vertical flip,
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from melanoflow import io
+from melanoflow import fileio
 from melanoflow.classification.cache import load_resized
 from melanoflow.classification.recipe import (
     FULL_FRAME,
@@ -31,7 +31,7 @@ from melanoflow.classification.recipe import (
     copy_transforms,
     stage_counts,
 )
-from melanoflow.manifest import (
+from melanoflow.tables import (
     TRAIN_MANIFEST_SCHEMA,
     SchemaError,
     read_columns,
@@ -156,7 +156,7 @@ def build_variant_manifest(images_path: str, out_path: str, counts_path: str, ex
     if params.get("materialise"):
         manifest = materialise(manifest, Path(examples_dir), int(params["resize"]))
     write_table(manifest, out_path, TRAIN_MANIFEST_SCHEMA)
-    io.write_text(counts_path, counts.rename_axis("class").to_csv())
+    fileio.write_text(counts_path, counts.rename_axis("class").to_csv())
 
 
 def materialise(manifest: pd.DataFrame, folder: Path, size: int) -> pd.DataFrame:
@@ -175,7 +175,7 @@ def materialise(manifest: pd.DataFrame, folder: Path, size: int) -> pd.DataFrame
         image = apply_manifest_transform(torch.from_numpy(load_resized(row["source_path"], size)).permute(2, 0, 1),
                                          row)
         path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', row['example_id'])}.png"
-        io.write_image(path, image.permute(1, 2, 0).numpy())
+        fileio.write_image(path, image.permute(1, 2, 0).numpy())
         manifest.loc[index, "source_path"] = str(path)
     manifest.loc[train, ["hflip", "vflip"]] = False
     manifest.loc[train, CROP_COLUMNS] = FULL_FRAME

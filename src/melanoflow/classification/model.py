@@ -23,7 +23,7 @@ import torch
 import torchvision
 from torch import nn
 
-from melanoflow.io import BadInputError
+from melanoflow.fileio import BadInputError
 from melanoflow.runtime import load_checkpoint, low_precision_dtype, save_checkpoint
 
 log = logging.getLogger(__name__)

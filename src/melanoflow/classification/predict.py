@@ -20,7 +20,8 @@ from torchvision.transforms.v2 import functional as F
 from melanoflow.classification.cache import ImageCache, build_cache, lesion_boxes, open_cache
 from melanoflow.classification.data import ManifestImages, make_loader, to_model_input
 from melanoflow.classification.model import for_inference, load_classifier
-from melanoflow.manifest import (
+from melanoflow.runtime import select_device
+from melanoflow.tables import (
     PREDICTED_SPLITS,
     SchemaError,
     predictions_schema,
@@ -28,7 +29,6 @@ from melanoflow.manifest import (
     read_training_manifest,
     write_table,
 )
-from melanoflow.runtime import select_device
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm import tqdm
 
-from melanoflow import io
+from melanoflow import fileio
 from melanoflow.classification.cache import ImageCache, open_cache
 from melanoflow.classification.data import (
     IMAGENET_MEAN,
@@ -46,7 +46,6 @@ from melanoflow.classification.data import (
 )
 from melanoflow.classification.model import build_classifier, classifier_metadata, save_classifier
 from melanoflow.classification.settings import JOB_KEYS, TrainSettings
-from melanoflow.manifest import read_training_manifest
 from melanoflow.resume import Resume, fingerprint
 from melanoflow.runtime import (
     autocast,
@@ -55,6 +54,7 @@ from melanoflow.runtime import (
     seed_everything,
     select_device,
 )
+from melanoflow.tables import read_training_manifest
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
                                         "val_loss": best["val_loss"], "val_mean_auc": best["val_mean_auc"],
                                         "lesion_crop": lesion_crop})
     history = pd.DataFrame(state["history"])
-    with io.atomic_path(history_path) as tmp:
+    with fileio.atomic_path(history_path) as tmp:
         history.to_csv(tmp, index=False)
     resume.finish()
     log.info("kept epoch %d by %s (val loss %.4f, val mean AUC %.4f) -> %s", state["best_epoch"],

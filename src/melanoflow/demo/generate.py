@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from melanoflow.io import atomic_path, write_image, write_text
+from melanoflow.fileio import atomic_path, write_image, write_text
 
 log = logging.getLogger(__name__)
 

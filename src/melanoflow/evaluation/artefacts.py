@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
-from melanoflow import io
+from melanoflow import fileio
 from melanoflow.evaluation.bootstrap import percentile_interval, resampled_aucs, stratified_resamples
 from melanoflow.evaluation.metrics import (
     challenge_mean_auc,
@@ -36,7 +36,7 @@ from melanoflow.evaluation.metrics import (
     read_predictions,
 )
 from melanoflow.ingest.flags import read_flags
-from melanoflow.manifest import read_columns, read_images_manifest
+from melanoflow.tables import read_columns, read_images_manifest
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def shortcut_floor(flags: pd.DataFrame, artefacts: list[str], classes: list[str]
     train = flags[flags["split"] == "train"]
     predicted = flags[flags["split"].isin(splits)].reset_index(drop=True)
     if train["label"].nunique() < 2:
-        raise io.BadInputError("shortcut floor: the flagged training images hold fewer than two classes")
+        raise fileio.BadInputError("shortcut floor: the flagged training images hold fewer than two classes")
     model = LogisticRegression(max_iter=1000, random_state=seed).fit(train[artefacts].to_numpy(float), train["label"])
     fitted = pd.DataFrame(model.predict_proba(predicted[artefacts].to_numpy(float)), columns=model.classes_)
     probabilities = fitted.reindex(columns=classes, fill_value=0.0)
@@ -191,7 +191,7 @@ def write_artefact_strata(
     for row in table[table["missing_reason"] != ""].itertuples():
         log.info("%s, %s %s: %s", row.prediction_set, row.artefact, "present" if row.present else "absent",
                  row.missing_reason)
-    with io.atomic_path(table_path) as tmp:
+    with fileio.atomic_path(table_path) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
-    io.write_figure(figure_path, plot_strata(table))
+    fileio.write_figure(figure_path, plot_strata(table))
     return table

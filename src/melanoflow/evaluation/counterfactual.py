@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from melanoflow import io
+from melanoflow import fileio
 from melanoflow.demo.generate import draw_ink, draw_patch, draw_ruler
 from melanoflow.evaluation.bootstrap import percentile_interval
 from melanoflow.evaluation.decision import argmax_labels
 from melanoflow.ingest.flags import read_flags
-from melanoflow.manifest import read_columns, read_images_manifest
 from melanoflow.predict.pipeline import Predictor
+from melanoflow.tables import read_columns, read_images_manifest
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def clean_test_images(images: pd.DataFrame, count: int, seed: int, settings: Map
         clean = table.loc[table["occluded_fraction"] <= settings["select_threshold"], ["dataset", "image_id"]]
     candidates = test.merge(clean, on=["dataset", "image_id"]).sort_values(["dataset", "image_id"], ignore_index=True)
     if candidates.empty:
-        raise io.BadInputError("counterfactual insertion: no test image is free of rulers, patches and ink")
+        raise fileio.BadInputError("counterfactual insertion: no test image is free of rulers, patches and ink")
     chosen = np.sort(np.random.default_rng(seed).choice(len(candidates), min(count, len(candidates)), replace=False))
     log.info("counterfactual insertion: %d of %d clean test images", len(chosen), len(candidates))
     return candidates.iloc[chosen].reset_index(drop=True)
@@ -139,7 +139,7 @@ def write_counterfactual_insertion(
     counterfactual = settings["counterfactual"]
     chosen = clean_test_images(read_images_manifest(images_manifest), counterfactual["images"], seed, settings,
                                flag_files, occlusions)
-    originals = [io.read_image(path) for path in tqdm(chosen["image_path"], desc="read", unit="image")]
+    originals = [fileio.read_image(path) for path in tqdm(chosen["image_path"], desc="read", unit="image")]
     predictors = {variant: Predictor(results, variant, counterfactual["device"]) for variant in variants}
     # one segmenter per run: the lesion masks of the originals place the artefacts away from the lesion
     segmenter = next(iter(predictors.values()))
@@ -164,7 +164,7 @@ def write_counterfactual_insertion(
                          "%.0f%% decisions flip", variant, kind, "on" if test_time else "off", summary["mean_shift"],
                          summary["shift_low"], summary["shift_high"], 100 * summary["flip_share"])
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    with io.atomic_path(table_path) as tmp:
+    with fileio.atomic_path(table_path) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
-    io.write_figure(figure_path, plot_shifts(table))
+    fileio.write_figure(figure_path, plot_shifts(table))
     return table

@@ -17,14 +17,14 @@ import pandas as pd
 import torch
 from torchvision.transforms.v2 import functional as F
 
-from melanoflow import io
+from melanoflow import fileio
 from melanoflow.classification.cache import Box, crop_to, lesion_boxes
 from melanoflow.classification.model import load_classifier
 from melanoflow.evaluation import figures, vbp
 from melanoflow.evaluation.decision import argmax_labels
 from melanoflow.evaluation.metrics import probability_columns, read_predictions
-from melanoflow.manifest import read_columns
 from melanoflow.runtime import select_device
+from melanoflow.tables import read_columns
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def explain_images(
     """The images as the classifier sees them (RGB uint8, cropped to ``boxes``) and their VisualBackProp
     masks."""
     boxes = boxes or [None] * len(image_paths)
-    images = [np.ascontiguousarray(classifier_view(crop_to(io.read_image(path), box), meta))
+    images = [np.ascontiguousarray(classifier_view(crop_to(fileio.read_image(path), box), meta))
               for path, box in zip(image_paths, boxes, strict=True)]
     return images, vbp.saliency_maps(model, meta, images, device, batch_size)
 
@@ -96,7 +96,7 @@ def image_paths(images_manifest: str | os.PathLike, rows: pd.DataFrame) -> list[
     found = rows[["dataset", "image_id"]].merge(manifest, on=["dataset", "image_id"], how="left")
     if found["image_path"].isna().any():
         missing = found.loc[found["image_path"].isna(), "image_id"].iloc[0]
-        raise io.BadInputError(f"{images_manifest}: no image {missing!r} (named by the predictions)")
+        raise fileio.BadInputError(f"{images_manifest}: no image {missing!r} (named by the predictions)")
     return found["image_path"].tolist()
 
 
@@ -133,7 +133,7 @@ def write_case_figure(
         cells += [image_row, mask_row]
         labels += [name, f"{name} (VBP)"]
     figure = figures.plot_image_grid(cells, labels, f"{variant}: where the classifier looks (VisualBackProp)")
-    io.write_figure(figure_path, figure)
+    fileio.write_figure(figure_path, figure)
 
 
 def occlusion_shares(
@@ -146,7 +146,7 @@ def occlusion_shares(
     images, saliencies = explain_images(model, meta, paths, device, boxes=boxes)
     area, attention, panels = [], [], []
     for mask_path, box, image, saliency in zip(rows["occlusion_mask_path"], boxes, images, saliencies, strict=True):
-        occlusion = crop_to(io.read_mask(mask_path).astype(np.uint8), box)
+        occlusion = crop_to(fileio.read_mask(mask_path).astype(np.uint8), box)
         occluded = classifier_view(occlusion, meta, cv2.INTER_NEAREST) > 0
         area.append(float(occluded.mean()))
         attention.append(vbp.saliency_share(torch.from_numpy(saliency), torch.from_numpy(occluded)))
@@ -178,7 +178,7 @@ def write_occlusion_reliance(
     )
     test = table[(table["split"] == "test") & (table["occluded_fraction"] > 0)]
     if test.empty:
-        raise io.BadInputError(f"{occlusions}: no test image has an occlusion to explain")
+        raise fileio.BadInputError(f"{occlusions}: no test image has an occlusion to explain")
     rows = test.sort_values(["occluded_fraction", "image_id"], ascending=[False, True]).head(
         section["occlusion_images"]
     )
@@ -208,6 +208,6 @@ def write_occlusion_reliance(
         ["test image", *checkpoints],
         f"Saliency on hairs and rulers (mean share: {summary})",
     )
-    io.write_figure(figure_path, figure)
-    with io.atomic_path(table_path) as tmp:
+    fileio.write_figure(figure_path, figure)
+    with fileio.atomic_path(table_path) as tmp:
         result.to_csv(tmp, index=False)

@@ -16,8 +16,8 @@ import pandas as pd
 import sklearn.metrics
 
 from melanoflow.evaluation.decision import UNDECIDED, argmax_labels
-from melanoflow.io import BadInputError
-from melanoflow.manifest import PREDICTION_ID_COLUMNS, read_columns
+from melanoflow.fileio import BadInputError
+from melanoflow.tables import PREDICTION_ID_COLUMNS, read_columns
 
 # The ISIC 2017 challenge reported specificity at these melanoma sensitivities (the paper's Table 4).
 CHALLENGE_SENSITIVITIES = (0.82, 0.89, 0.95)

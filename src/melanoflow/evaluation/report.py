@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from melanoflow import io
+from melanoflow import fileio
 from melanoflow.evaluation import bootstrap, figures
 from melanoflow.evaluation.metrics import ISIC2018_MEASURES, read_predictions, score_predictions
-from melanoflow.manifest import UNSCORED, UNTRAPPED
+from melanoflow.tables import UNSCORED, UNTRAPPED
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ def variant_scores(frame: pd.DataFrame, params: Mapping, variant: str, split: st
 def evaluate_variant(predictions: str, metrics_path: str, params: Mapping, variant: str, split: str = "test") -> None:
     """Score the ``split`` rows of one predictions table, with bootstrap intervals (variant_scores)."""
     frame = read_predictions(predictions, list(params["classes"]), split)
-    io.write_json(metrics_path, variant_scores(frame, params, variant, split))
+    fileio.write_json(metrics_path, variant_scores(frame, params, variant, split))
 
 
 def read_classifier_metadata(checkpoint: str) -> dict:
@@ -440,7 +440,7 @@ def compare_variants(
     keys = ["dataset", "image_id", "label"]
     for variant, frame in frames.items():
         if not frame[keys].equals(frames[baseline][keys]):
-            raise io.BadInputError(
+            raise fileio.BadInputError(
                 f"{predictions[variant]}: not the same test images and labels as {predictions[baseline]}; "
                 "a paired comparison needs both classifiers' predictions on the same images"
             )
@@ -468,25 +468,25 @@ def compare_variants(
     }
     classifiers = {variant: read_classifier_metadata(path) for variant, path in checkpoints.items()}
     table = comparison_table(scores, differences, classifiers, params["sensitivities"], headline)
-    with io.atomic_path(outputs["table"]) as tmp:
+    with fileio.atomic_path(outputs["table"]) as tmp:
         table.to_csv(tmp, index=False)
     rows = summary_rows(table, params["sensitivities"], split, headline)
     texts = summary_texts(scores, differences, classifiers, params, split, over_floor, test_time)
     for text in texts:
         log.info("%s", text)
-    io.write_text(
+    fileio.write_text(
         outputs["markdown"],
         rows.to_markdown(index=False, disable_numparse=True) + "\n\n" + "\n\n".join(texts) + "\n",
     )
     if "html" in outputs:
-        io.write_text(outputs["html"], summary_html(rows, texts, headline))
+        fileio.write_text(outputs["html"], summary_html(rows, texts, headline))
     if "front_page" in outputs:
         split_summary = json.loads(Path(splits).read_text()) if splits else None
-        io.write_text(outputs["front_page"], front_page(rows, texts, split_summary, split, headline))
+        fileio.write_text(outputs["front_page"], front_page(rows, texts, split_summary, split, headline))
     if "roc" in outputs:
-        io.write_figure(outputs["roc"], figures.plot_roc_curves(frames, scores, scoring["classes"]))
+        fileio.write_figure(outputs["roc"], figures.plot_roc_curves(frames, scores, scoring["classes"]))
     if "confusion" in outputs:
-        io.write_figure(outputs["confusion"], figures.plot_confusion_matrices(scores, scoring["classes"]))
+        fileio.write_figure(outputs["confusion"], figures.plot_confusion_matrices(scores, scoring["classes"]))
 
 
 def summary_html(rows: pd.DataFrame, texts: list[str], headline: Headline = ISIC2017) -> str:

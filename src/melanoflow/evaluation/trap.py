@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from melanoflow import io
+from melanoflow import fileio
 from melanoflow.evaluation.artefacts import SHORTCUT_FLOOR, shortcut_floor
 from melanoflow.evaluation.bootstrap import percentile_interval, resampled_aucs, stratified_resamples
 from melanoflow.evaluation.metrics import (
@@ -32,7 +32,7 @@ from melanoflow.evaluation.metrics import (
 )
 from melanoflow.ingest.flags import read_flags
 from melanoflow.ingest.trap import association
-from melanoflow.manifest import UNTRAPPED, read_images_manifest
+from melanoflow.tables import UNTRAPPED, read_images_manifest
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def checked_alignment(frames: Mapping[str, pd.DataFrame], split: str) -> np.ndar
         frame = frames[name]
         if len(frame) != len(first) or not (frame[["dataset", "image_id", "label"]].to_numpy()
                                             == first[["dataset", "image_id", "label"]].to_numpy()).all():
-            raise io.BadInputError(f"{split} split: prediction sets {names[0]!r} and {name!r} list other images")
+            raise fileio.BadInputError(f"{split} split: prediction sets {names[0]!r} and {name!r} list other images")
     return first["label"].to_numpy(dtype=object)
 
 
@@ -167,14 +167,14 @@ def write_trap_report(predictions: Mapping[str, str | os.PathLike], images_manif
     sentences = drop_sentences(table, settings["baseline"], settings["bootstrap"]["level"])
     for sentence in sentences:
         log.info("%s", sentence)
-    with io.atomic_path(outputs["drops"]) as tmp:
+    with fileio.atomic_path(outputs["drops"]) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
-    with io.atomic_path(outputs["association"]) as tmp:
+    with fileio.atomic_path(outputs["association"]) as tmp:
         associations.to_csv(tmp, index=False, float_format="%.4f")
     first = next(iter(traps.values()))
-    io.write_text(outputs["summary"], "\n".join(
+    fileio.write_text(outputs["summary"], "\n".join(
         ["# Trap split: AUC drop from the untrapped to the reversed test split", "",
          *[f"- {sentence}" for sentence in sentences], "",
          associations.to_markdown(index=False, floatfmt=".3f"), ""]))
-    io.write_figure(outputs["figure"], plot_trap(associations, table, first["artefact"], first["class"]))
+    fileio.write_figure(outputs["figure"], plot_trap(associations, table, first["artefact"], first["class"]))
     return table

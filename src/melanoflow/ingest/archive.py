@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from melanoflow.io import BadInputError
+from melanoflow.fileio import BadInputError
 
 
 @dataclass(frozen=True)

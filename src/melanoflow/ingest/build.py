@@ -18,11 +18,11 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 from tqdm import tqdm
 
+from melanoflow.fileio import BadInputError, decode_image, write_bytes, write_image, write_json
 from melanoflow.ingest.archive import Limits
 from melanoflow.ingest.readers import READERS, Candidate
 from melanoflow.ingest.trap import apply_trap_split
-from melanoflow.io import BadInputError, decode_image, write_bytes, write_image, write_json
-from melanoflow.manifest import (
+from melanoflow.tables import (
     IMAGES_SCHEMA,
     QUARANTINE_SCHEMA,
     SPLITS,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from melanoflow import io
+from melanoflow import fileio
 
 
 def read_flags(flag_files: Mapping[str, str | os.PathLike], images: pd.DataFrame) -> pd.DataFrame:
@@ -25,19 +25,19 @@ def read_flags(flag_files: Mapping[str, str | os.PathLike], images: pd.DataFrame
     for dataset, path in flag_files.items():
         flags = pd.read_csv(path, dtype={"image_id": str})
         if "image_id" not in flags.columns:
-            raise io.BadInputError(f"{path}: flags need an image_id column (found {', '.join(flags.columns)})")
+            raise fileio.BadInputError(f"{path}: flags need an image_id column (found {', '.join(flags.columns)})")
         columns = [column for column in flags.columns if column != "image_id"]
         if not columns:
-            raise io.BadInputError(f"{path}: no artefact columns beside image_id")
+            raise fileio.BadInputError(f"{path}: no artefact columns beside image_id")
         if artefacts is not None and set(columns) != set(artefacts):
-            raise io.BadInputError(f"{path}: artefact columns {sorted(columns)} differ from the other flag files' "
+            raise fileio.BadInputError(f"{path}: artefact columns {sorted(columns)} differ from the other flag files' "
                                    f"{sorted(artefacts)}")
         artefacts = artefacts or columns
         if not flags[artefacts].isin([0, 1]).all().all():
-            raise io.BadInputError(f"{path}: artefact flags must be 0 or 1")
+            raise fileio.BadInputError(f"{path}: artefact flags must be 0 or 1")
         absent = sorted(set(images.loc[images["dataset"] == dataset, "image_id"]) - set(flags["image_id"]))
         if absent:
-            raise io.BadInputError(f"{path}: no flags for {len(absent)} image(s) of dataset {dataset!r}, "
+            raise fileio.BadInputError(f"{path}: no flags for {len(absent)} image(s) of dataset {dataset!r}, "
                                    f"e.g. {', '.join(absent[:3])}")
         frames.append(flags[["image_id", *artefacts]].assign(dataset=dataset))
     return pd.concat(frames, ignore_index=True)

@@ -14,8 +14,8 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
+from melanoflow.fileio import BadInputError
 from melanoflow.ingest.archive import Archive, Limits
-from melanoflow.io import BadInputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 ARCHIVE_SPLIT_NAMES = {"training": "train", "validation": "val", "test": "test", "test_v2": "test"}

@@ -7,8 +7,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from melanoflow.io import write_figure  # noqa: E402
-from melanoflow.manifest import SPLITS, read_images_manifest  # noqa: E402
+from melanoflow.fileio import write_figure  # noqa: E402
+from melanoflow.tables import SPLITS, read_images_manifest  # noqa: E402
 
 
 def plot_manifest_summary(manifest_path: str, figure_path: str, classes: list[str]) -> None:

@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from melanoflow.config_checks import check_section_keys
+from melanoflow.fileio import BadInputError
 from melanoflow.ingest.flags import read_flags
-from melanoflow.io import BadInputError
-from melanoflow.manifest import SPLITS, UNTRAPPED
+from melanoflow.tables import SPLITS, UNTRAPPED
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from melanoflow.fileio import DEFAULT_MAX_PIXELS, BadInputError, decode_image
 from melanoflow.ingest.archive import Archive, Limits
 from melanoflow.ingest.readers import IMAGE_SUFFIXES
-from melanoflow.io import DEFAULT_MAX_PIXELS, BadInputError, decode_image
 
 # Smaller than this on either side, an image holds too little of a lesion to segment or classify.
 MIN_SIDE = 64

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from melanoflow import io
+from melanoflow import fileio
 from melanoflow.evaluation.heatmap import overlay
 from melanoflow.predict.pipeline import ImagePrediction
 
@@ -106,12 +106,12 @@ def write_image_files(out_dir: Path, image_id: str, source: str, image: np.ndarr
     """Write one image's mask, purified copy, saliency overlay and panel; their paths relative to ``out_dir``
     and the panel's thumbnail for the index page."""
     files = image_files(image_id, source)
-    io.write_image(out_dir / files["mask"], prediction.mask.astype(np.uint8) * 255)
-    io.write_image(out_dir / files["purified"], prediction.purification.image)
+    fileio.write_image(out_dir / files["mask"], prediction.mask.astype(np.uint8) * 255)
+    fileio.write_image(out_dir / files["purified"], prediction.purification.image)
     saliency = saliency_overlay(prediction)
-    io.write_image(out_dir / files["saliency"], saliency)
+    fileio.write_image(out_dir / files["saliency"], saliency)
     drawn = panel(image_id, image, prediction, classes, saliency)
-    io.write_image(out_dir / files["panel"], drawn)
+    fileio.write_image(out_dir / files["panel"], drawn)
     return files, thumbnail_uri(drawn)
 
 
@@ -135,7 +135,7 @@ def detail_row(image_id: str, source: str, prediction: ImagePrediction, classes:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    with io.atomic_path(path) as tmp:
+    with fileio.atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
 
 

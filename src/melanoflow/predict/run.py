@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from melanoflow import io
-from melanoflow.manifest import shard_of
+from melanoflow import fileio
 from melanoflow.predict import outputs
 from melanoflow.predict.inputs import InputImage, Skipped, collect_inputs, decode_input
 from melanoflow.predict.pipeline import STEPS, Predictor
+from melanoflow.tables import shard_of
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def predict_to_folder(inputs: list[InputImage], skipped: list[Skipped], predicto
                 for item in inputs[start : start + batch_size]:
                     try:
                         decoded.append((item, decode_input(item)))
-                    except io.BadInputError as error:
+                    except fileio.BadInputError as error:
                         rejected.append({"source": item.source, "reason": str(error).removeprefix(f"{item.source}: ")})
             if decoded:
                 images = [pixels for _, pixels in decoded]
@@ -90,7 +90,7 @@ def predict_to_folder(inputs: list[InputImage], skipped: list[Skipped], predicto
     outputs.write_csv(details, out_dir / DETAILS)
     outputs.write_csv(skipped_table, out_dir / SKIPPED)
     settings = predictor.run.settings
-    io.write_json(out_dir / ABOUT, {
+    fileio.write_json(out_dir / ABOUT, {
         "results": str(predictor.run.results), "variant": predictor.run.variant, "device": str(predictor.device),
         "test_time_views": predictor.views, "purification": settings["purification"]["method"],
         "classes": predictor.classes, "melanoma_class": settings["melanoma_class"],
@@ -125,7 +125,7 @@ def summarise(parts: list[str | os.PathLike], out_dir: str | os.PathLike,
         outputs.write_csv(details, out_dir / DETAILS)
         outputs.write_csv(skipped_table, out_dir / SKIPPED)
         seconds = {step: round(sum(part["seconds"][step] for part in abouts), 3) for step in about["seconds"]}
-        io.write_json(out_dir / ABOUT, {**about, "images": len(details), "skipped": len(skipped_table),
+        fileio.write_json(out_dir / ABOUT, {**about, "images": len(details), "skipped": len(skipped_table),
                                         "seconds": seconds})
     columns = outputs.submission_columns(classes, about["melanoma_class"], about["keratosis_class"])
     predictions, submission = outputs.submission_tables(details, columns)
@@ -134,10 +134,10 @@ def summarise(parts: list[str | os.PathLike], out_dir: str | os.PathLike,
     shown = {key: about[key] for key in ("results", "variant", "purification", "test_time_views", "device")}
     thumbnails = thumbnails or {}
     page = outputs.index_html(details, skipped_table, classes, about["melanoma_class"], [
-        thumbnails.get(image_id) or outputs.thumbnail_uri(io.read_image(out_dir / path))
+        thumbnails.get(image_id) or outputs.thumbnail_uri(fileio.read_image(out_dir / path))
         for image_id, path in zip(details["image_id"], details["panel_path"], strict=True)
     ], shown)
-    io.write_text(out_dir / "index.html", page)
+    fileio.write_text(out_dir / "index.html", page)
     return details
 
 

@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
-from melanoflow.io import read_image, read_mask, write_figure
-from melanoflow.manifest import OCCLUSIONS_SCHEMA, read_images_manifest, read_table
+from melanoflow.fileio import read_image, read_mask, write_figure
+from melanoflow.tables import OCCLUSIONS_SCHEMA, read_images_manifest, read_table
 
 # Occlusion mask drawn over the original in this colour (RGB).
 MASK_COLOUR = np.array([255, 0, 255], np.uint8)

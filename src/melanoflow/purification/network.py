@@ -23,7 +23,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from melanoflow.io import BadInputError
+from melanoflow.fileio import BadInputError
 from melanoflow.purification.base import Purification
 from melanoflow.purification.classic import ClassicSettings, detect_occlusions
 from melanoflow.purification.partialconv import PConvUNet, PConvUNetSpec

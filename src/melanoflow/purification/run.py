@@ -17,18 +17,18 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from melanoflow.io import BadInputError, read_image, read_mask, write_image
-from melanoflow.manifest import (
+from melanoflow.fileio import BadInputError, read_image, read_mask, write_image
+from melanoflow.purification.base import Purification
+from melanoflow.purification.classic import ClassicSettings, purify_classic
+from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazor
+from melanoflow.purification.paper import PaperSettings, purify_paper
+from melanoflow.tables import (
     OCCLUSIONS_SCHEMA,
     read_columns,
     read_images_manifest,
     select_shard,
     write_table,
 )
-from melanoflow.purification.base import Purification
-from melanoflow.purification.classic import ClassicSettings, purify_classic
-from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazor
-from melanoflow.purification.paper import PaperSettings, purify_paper
 
 log = logging.getLogger(__name__)
 

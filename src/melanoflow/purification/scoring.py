@@ -11,8 +11,8 @@ import logging
 import os
 from pathlib import Path
 
-from melanoflow.io import read_mask, write_json
-from melanoflow.manifest import OCCLUSIONS_SCHEMA, read_table
+from melanoflow.fileio import read_mask, write_json
+from melanoflow.tables import OCCLUSIONS_SCHEMA, read_table
 
 log = logging.getLogger(__name__)
 

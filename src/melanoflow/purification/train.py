@@ -29,8 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from melanoflow.config_checks import check_section_keys
-from melanoflow.io import read_image
-from melanoflow.manifest import read_columns, read_images_manifest
+from melanoflow.fileio import read_image
 from melanoflow.purification.classic import ClassicSettings, purify_classic
 from melanoflow.purification.network import InpaintingLoss, load_vgg16_features, to_tensor
 from melanoflow.purification.partialconv import PConvUNet, PConvUNetSpec
@@ -44,6 +43,7 @@ from melanoflow.runtime import (
     seed_everything,
     select_device,
 )
+from melanoflow.tables import read_columns, read_images_manifest
 
 log = logging.getLogger(__name__)
 

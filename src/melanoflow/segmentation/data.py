@@ -18,7 +18,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from tqdm import tqdm
 
-from melanoflow.io import BadInputError, read_image, read_mask
+from melanoflow.fileio import BadInputError, read_image, read_mask
 
 log = logging.getLogger(__name__)
 

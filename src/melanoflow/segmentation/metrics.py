@@ -15,8 +15,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from melanoflow.io import BadInputError, read_image, read_mask, write_figure, write_json
-from melanoflow.manifest import (
+from melanoflow.fileio import BadInputError, read_image, read_mask, write_figure, write_json
+from melanoflow.tables import (
     MASKS_SCHEMA,
     PER_IMAGE_SCHEMA,
     SEGMENTATION_SCORES,

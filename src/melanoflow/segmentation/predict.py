@@ -19,11 +19,11 @@ import torch
 from scipy import ndimage
 from tqdm import tqdm
 
-from melanoflow.io import read_image, write_image
-from melanoflow.manifest import MASKS_SCHEMA, read_images_manifest, select_shard, write_table
+from melanoflow.fileio import read_image, write_image
 from melanoflow.runtime import autocast, load_checkpoint, select_device
 from melanoflow.segmentation.data import network_input, resize_image
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
+from melanoflow.tables import MASKS_SCHEMA, read_images_manifest, select_shard, write_table
 
 log = logging.getLogger(__name__)
 

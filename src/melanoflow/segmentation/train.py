@@ -23,8 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from melanoflow.io import write_text
-from melanoflow.manifest import read_images_manifest
+from melanoflow.fileio import write_text
 from melanoflow.resume import Resume, fingerprint
 from melanoflow.runtime import (
     autocast,
@@ -41,6 +40,7 @@ from melanoflow.segmentation.data import LesionDataset
 from melanoflow.segmentation.metrics import batch_jaccard
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
 from melanoflow.segmentation.settings import TrainSettings
+from melanoflow.tables import read_images_manifest
 
 log = logging.getLogger(__name__)
 

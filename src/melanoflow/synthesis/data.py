@@ -16,8 +16,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from melanoflow import io as mio
-from melanoflow.manifest import read_columns, read_images_manifest
+from melanoflow import fileio
+from melanoflow.tables import read_columns, read_images_manifest
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def resize_center_crop(image: np.ndarray, resolution: int) -> np.ndarray:
 
 
 def load_image(path: str, resolution: int) -> np.ndarray:
-    return resize_center_crop(mio.read_image(path), resolution)
+    return resize_center_crop(fileio.read_image(path), resolution)
 
 
 def load_images(paths: Sequence[str], resolution: int, threads: int = 1, desc: str = "images") -> torch.Tensor:
@@ -67,5 +67,5 @@ def training_rows(rows: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
     for name in classes:
         count = int((selected["label"] == name).sum())
         if count < 2:  # the diversity measure and batch norm need two images at least
-            raise mio.BadInputError(f"class {name!r} has {count} training images in the manifest; a GAN needs 2 or more")
+            raise fileio.BadInputError(f"class {name!r} has {count} training images in the manifest; a GAN needs 2 or more")
     return selected

@@ -21,9 +21,9 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from melanoflow import io as mio
-from melanoflow.manifest import NEAREST_SCHEMA, SAMPLES_SCHEMA, SPLITS, read_table, write_table
+from melanoflow import fileio
 from melanoflow.synthesis.data import load_images, real_images
+from melanoflow.tables import NEAREST_SCHEMA, SAMPLES_SCHEMA, SPLITS, read_table, write_table
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,9 @@ def deduplicate(samples: str, manifest: str, purified: str | None, settings: dic
     result = summarise_nearest(generated, per_split, dedup["mse_threshold"])
     write_table(result, table, NEAREST_SCHEMA)
     for row in tqdm(result.loc[result["kept"]].itertuples(), desc="copying kept", mininterval=5):
-        mio.write_bytes(Path(kept_dir) / Path(row.synthetic_path).name, Path(row.synthetic_path).read_bytes())
+        fileio.write_bytes(Path(kept_dir) / Path(row.synthetic_path).name, Path(row.synthetic_path).read_bytes())
     Path(kept_dir).mkdir(parents=True, exist_ok=True)
-    mio.write_json(summary, leakage_summary(generated, per_split, result, dedup["mse_threshold"]))
+    fileio.write_json(summary, leakage_summary(generated, per_split, result, dedup["mse_threshold"]))
 
 
 def summarise_nearest(generated: pd.DataFrame, per_split: dict[str, pd.DataFrame], threshold: float) -> pd.DataFrame:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from melanoflow import io as mio
-from melanoflow.manifest import NEAREST_SCHEMA, read_table
+from melanoflow import fileio
 from melanoflow.runtime import load_checkpoint
 from melanoflow.synthesis.data import load_image
+from melanoflow.tables import NEAREST_SCHEMA, read_table
 
 
 def mse_histogram(nearest: pd.DataFrame, class_name: str, threshold: float):
@@ -79,8 +79,8 @@ def draw_figures(nearest: str, checkpoint: str, class_name: str, settings: dict,
     """Workflow entry: the class's MSE histogram, gallery and training curves."""
     table = read_table(nearest, NEAREST_SCHEMA)
     figures = settings["figures"]
-    mio.write_figure(histogram, mse_histogram(table, class_name, settings["dedup"]["mse_threshold"]))
-    mio.write_figure(gallery_path, gallery(table, class_name, settings["gan"]["resolution"],
+    fileio.write_figure(histogram, mse_histogram(table, class_name, settings["dedup"]["mse_threshold"]))
+    fileio.write_figure(gallery_path, gallery(table, class_name, settings["gan"]["resolution"],
                                            figures["quantiles"], figures["smallest"]))
     state = load_checkpoint(checkpoint, weights_only=False)
-    mio.write_figure(curves, training_curves(state["history"], class_name, state["best_epoch"]))
+    fileio.write_figure(curves, training_curves(state["history"], class_name, state["best_epoch"]))

@@ -9,11 +9,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from melanoflow import io as mio
-from melanoflow import runtime
-from melanoflow.io import BadInputError
-from melanoflow.manifest import SAMPLES_SCHEMA, relative_to_workdir, write_table
+from melanoflow import fileio, runtime
+from melanoflow.fileio import BadInputError
 from melanoflow.synthesis.train import CHECKPOINT_FORMAT, build_models, epoch_generator
+from melanoflow.tables import SAMPLES_SCHEMA, relative_to_workdir, write_table
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ def sample_class(checkpoint: str, class_name: str, count: int, seed: int, raw_di
     for index, image in enumerate(tqdm(images.numpy(), desc=f"writing {class_name}", mininterval=5)):
         synthetic_id = f"{class_name}_gan_{index:05d}"
         path = Path(raw_dir) / f"{synthetic_id}.png"
-        mio.write_image(path, image)
+        fileio.write_image(path, image)
         rows.append({"synthetic_id": synthetic_id, "synthetic_path": relative_to_workdir(path), "label": class_name})
     Path(raw_dir).mkdir(parents=True, exist_ok=True)
     write_table(pd.DataFrame(rows, columns=SAMPLES_SCHEMA.names), table, SAMPLES_SCHEMA)

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from melanoflow.io import atomic_path
+from melanoflow.fileio import atomic_path
 
 # ``untrapped`` is the second test split of a trap split (datasets.<name>.trap): test images that keep the
 # artefact-class association of the data, beside the ``test`` split where it is reversed.
@@ -134,7 +134,7 @@ CONTRACTS: dict[str, Contract] = {
     "nearest": Contract(NEAREST_SCHEMA, "one generated image's nearest real image, and whether it is kept",
                         "results/synthetic/<class>/nearest.parquet"),
     "training_manifest": Contract(TRAIN_MANIFEST_SCHEMA, "one classifier example: its source image and transform",
-                                  "results/manifests/train.<variant>.parquet"),
+                                  "results/manifests/examples.<variant>.parquet"),
     "predictions": Contract(predictions_schema(["<class>"]), "one image's predicted class probabilities",
                             "results/predictions/<variant>.parquet"),
 }

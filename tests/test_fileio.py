@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from melanoflow.io import BadInputError, atomic_path, decode_image, read_image, write_image, write_json
+from melanoflow.fileio import BadInputError, atomic_path, decode_image, read_image, write_image, write_json
 
 
 def test_failed_write_leaves_nothing_and_keeps_the_old_file(tmp_path):
