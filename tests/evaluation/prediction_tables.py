@@ -43,7 +43,7 @@ def write_evaluation_inputs(folder, variants=("baseline", "proposed"), n_images=
 
     The band of image i covers 5 (i + 1) of its 60 rows; paths in the tables are relative to ``folder``.
     """
-    from melanoflow import io
+    from melanoflow import fileio
 
     folder = Path(folder)
     rng = np.random.default_rng(0)
@@ -53,8 +53,8 @@ def write_evaluation_inputs(folder, variants=("baseline", "proposed"), n_images=
         mask = np.zeros((60, 90), dtype=np.uint8)
         mask[: 5 * (index + 1), :] = 255
         image_path, mask_path = f"results/images/{image_id}.png", f"results/purified/{image_id}_occlusion.png"
-        io.write_image(folder / image_path, rng.integers(0, 255, size=(60, 90, 3), dtype=np.uint8))
-        io.write_image(folder / mask_path, mask)
+        fileio.write_image(folder / image_path, rng.integers(0, 255, size=(60, 90, 3), dtype=np.uint8))
+        fileio.write_image(folder / mask_path, mask)
         images.append({"image_id": image_id, "dataset": "demo", "split": "test", "image_path": image_path})
         occlusions.append(
             {
