@@ -1,6 +1,6 @@
-"""A workflow killed inside a training job (SIGKILL to the whole process group, as a node failure or an
-out-of-time cluster job would) and run again with the default profile ends with the weights of an
-uninterrupted run, having continued from the resume file."""
+"""A workflow killed inside a training job or a shard job (SIGKILL to the whole process group, as a node
+failure or an out-of-time cluster job would) and run again with the default profile ends with the weights
+and tables of an uninterrupted run: a trainer continues from its resume file, a shard job starts over."""
 
 import os
 import shutil
@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -25,6 +26,17 @@ TRAINERS = {
     "gan": ("results/models/gan/melanoma.pt", "synthesis/train_melanoma.log",
             {"synthesis": {"gan": {"epochs": 40, "checkpoint_every": 4}}}),
 }
+
+
+def kill_when(command, ready, deadline_seconds=600):
+    """Start ``command`` in its own process group and SIGKILL the group once ``ready()`` holds."""
+    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                           env=os.environ | {"OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + deadline_seconds
+    while not ready() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
 
 
 def clone(run, target):
@@ -52,14 +64,8 @@ def test_a_killed_training_job_resumes_to_the_uninterrupted_weights(copy_run, tm
     snakemake(straight, model, *configs)
 
     command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(killed), "--cores", "2", model, *configs]
-    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                           env=os.environ | {"OMP_NUM_THREADS": "1"})
     resume_file = resume_path(killed / model)
-    deadline = time.monotonic() + 600
-    while not resume_file.exists() and job.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
+    kill_when(command, resume_file.exists)
     assert resume_file.exists() and not (killed / model).exists(), "the kill did not land inside training"
 
     snakemake(killed, "--unlock", *configs)  # a killed Snakemake leaves its lock, as after any crash
@@ -71,3 +77,28 @@ def test_a_killed_training_job_resumes_to_the_uninterrupted_weights(copy_run, tm
     assert expected and expected.keys() == resumed.keys()
     assert all(torch.equal(expected[key], resumed[key]) for key in expected)
     assert not resume_file.exists()
+
+
+@pytest.mark.slow
+def test_a_killed_shard_job_is_run_again_to_the_same_table_and_images(copy_run):
+    run = copy_run()
+    table, images = run / "results" / "purified" / "occlusions.parquet", run / "results" / "purified" / "images"
+    expected = {path.relative_to(images): path.read_bytes() for path in images.rglob("*") if path.is_file()}
+    expected_table = pd.read_parquet(table)
+    shard_table = run / "results" / "purified" / "shards" / "0.parquet"
+    shard_table.unlink()
+    shutil.rmtree(images / "0")
+    targets = ["results/purified/shards/0.parquet", "results/purified/occlusions.parquet"]
+    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(run), "--cores", "1", targets[0],
+               "--configfile", *TINY_CONFIGS]
+
+    # as soon as the shard job has written a purified image, before it has written its table
+    kill_when(command, lambda: (images / "0").is_dir() and any((images / "0").rglob("*.png")))
+    assert not shard_table.exists(), "the kill did not land in the shard job"
+
+    snakemake(run, "--unlock")
+    rerun = snakemake(run, *targets)  # the default profile reruns the incomplete shard job, then the merge
+
+    assert "purify_shard" in rerun.stdout + rerun.stderr and "purify_merge" in rerun.stdout + rerun.stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(table), expected_table)
+    assert {path.relative_to(images): path.read_bytes() for path in images.rglob("*") if path.is_file()} == expected
