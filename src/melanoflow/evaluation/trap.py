@@ -36,7 +36,7 @@ from melanoflow.tables import UNTRAPPED, read_images_manifest
 
 log = logging.getLogger(__name__)
 
-METRICS = {"melanoma_auc": "melanoma AUC", "mean_auc": "mean AUC"}
+METRICS = ("melanoma_auc", "mean_auc")
 # The split of a trap run whose association is reversed.
 REVERSED = "test"
 DROP_COLUMNS = (
