@@ -29,6 +29,7 @@ import torchvision
 
 from melanoflow.evaluation import bootstrap, report, vbp
 from melanoflow.evaluation.metrics import probability_columns
+from melanoflow.evaluation.settings import ComparisonSettings
 from melanoflow.fileio import write_json, write_text
 from melanoflow.runtime import autocast
 
@@ -109,9 +110,7 @@ def vbp_rates(batch: int) -> dict[str, float]:
 
 
 def demo_seconds() -> dict[str, float]:
-    params = {
-        "seed": 200,
-        "classes": CLASSES,
+    evaluation = {
         "melanoma_class": "melanoma",
         "keratosis_class": "seborrheic_keratosis",
         "sensitivities": [0.82, 0.89, 0.95],
@@ -119,6 +118,7 @@ def demo_seconds() -> dict[str, float]:
         "baseline": "baseline",
         "proposed": "proposed",
     }
+    settings = ComparisonSettings.from_config(evaluation, seed=200, classes=CLASSES)
     demo_counts = {"melanoma": 30, "nevus": 75, "seborrheic_keratosis": 15}
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
@@ -128,13 +128,13 @@ def demo_seconds() -> dict[str, float]:
             paths[variant] = str(folder / f"{variant}.parquet")
             predictions(demo_counts, seed).to_parquet(paths[variant])
             metrics[variant] = str(folder / variant / "metrics.json")
-            report.evaluate_variant(paths[variant], metrics[variant], params, variant)
+            report.evaluate_variant(paths[variant], metrics[variant], settings, variant)
         scored = time.perf_counter()
         checkpoint = folder / "classifier.pt"
         torch.save({"model": {}, "arch": "resnet18", "pretrained": False}, checkpoint)
         outputs = {name: str(folder / f"out.{name}") for name in ("table", "markdown", "html")}
         outputs |= {"roc": str(folder / "roc.png"), "confusion": str(folder / "confusion.png")}
-        report.compare_variants(paths, metrics, dict.fromkeys(paths, str(checkpoint)), outputs, params)
+        report.compare_variants(paths, metrics, dict.fromkeys(paths, str(checkpoint)), outputs, settings)
         compared = time.perf_counter()
     return {"score_two_variants_s": scored - started, "compare_s": compared - scored}
 

@@ -13,13 +13,14 @@ from melanoflow.evaluation.artefacts import (
     stratified_aucs,
     write_artefact_strata,
 )
+from melanoflow.evaluation.settings import AucSettings
 from melanoflow.fileio import BadInputError
 from melanoflow.ingest.flags import read_flags
 from melanoflow.tables import write_images_manifest
 
 CLASSES = ["melanoma", "nevus", "seborrheic_keratosis"]
-SETTINGS = {"classes": CLASSES, "seed": 3, "melanoma_class": "melanoma", "keratosis_class": "seborrheic_keratosis",
-            "bootstrap": {"resamples": 50, "level": 0.95}}
+SETTINGS = AucSettings.from_config({"melanoma_class": "melanoma", "keratosis_class": "seborrheic_keratosis",
+                                    "bootstrap": {"resamples": 50, "level": 0.95}}, seed=3, classes=CLASSES)
 
 
 def predictions(labels: np.ndarray, seed: int = 0, dataset: str = "d") -> pd.DataFrame:
@@ -110,7 +111,7 @@ def test_detected_occlusion_stands_in_without_flags(tmp_path):
     images[["dataset", "image_id"]].assign(occluded_fraction=fraction).to_parquet(occlusions)
     frame.to_parquet(predictions_path)
     table = write_artefact_strata({"v": predictions_path}, manifest, tmp_path / "t.csv", tmp_path / "f.png",
-                                  SETTINGS | {"select_threshold": 0.01}, occlusions=occlusions)
+                                  SETTINGS, occlusions=occlusions, select_threshold=0.01)
     assert set(table["prediction_set"]) == {"v", SHORTCUT_FLOOR}
     present = table[(table["prediction_set"] == "v") & (table["artefact"] == "detected_occlusion") & table["present"]]
     assert int(present["n_images"].iloc[0]) == int((fraction[80:] > 0.01).sum())

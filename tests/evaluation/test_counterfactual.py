@@ -39,9 +39,9 @@ def test_clean_images_exclude_flagged_ones(tmp_path):
     pd.DataFrame({"image_id": images["image_id"], "ruler": [1, 0, 0, 0, 0, 0, 0, 0],
                   "patches": [0, 1, 0, 0, 0, 0, 0, 0], "ink": [0, 0, 1, 0, 0, 0, 0, 0],
                   "hair": [1, 1, 1, 1, 1, 1, 1, 1]}).to_csv(flags, index=False)
-    chosen = clean_test_images(images, 10, 0, {}, flag_files={"d": flags})
+    chosen = clean_test_images(images, 10, 0, flag_files={"d": flags})
     assert list(chosen["image_id"]) == ["i3", "i4", "i5"]
-    assert len(clean_test_images(images, 2, 0, {}, flag_files={"d": flags})) == 2
+    assert len(clean_test_images(images, 2, 0, flag_files={"d": flags})) == 2
 
 
 def test_shift_summary():

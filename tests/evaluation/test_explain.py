@@ -3,10 +3,11 @@ import pandas as pd
 import pytest
 
 from melanoflow.evaluation import explain
+from melanoflow.evaluation.settings import VbpSettings
 
 from .prediction_tables import CLASSES, predictions_frame, write_evaluation_inputs
 
-PARAMS = {"classes": CLASSES, "vbp": {"device": "cpu", "occlusion_images": 3}}
+VBP = VbpSettings.from_config({"variants": ["baseline", "proposed"], "device": "cpu", "occlusion_images": 3})
 
 
 def test_select_cases_ranks_confident_positives_and_sure_negatives():
@@ -52,7 +53,8 @@ def test_case_figure(run_folder):
         "results/predictions/baseline.parquet",
         "results/manifests/images.parquet",
         str(figure),
-        PARAMS,
+        CLASSES,
+        VBP,
         "baseline",
     )
     assert figure.read_bytes()[:4] == b"\x89PNG"
@@ -67,7 +69,7 @@ def test_occlusion_reliance_measures_the_largest_occlusions(run_folder):
         "results/manifests/images.parquet",
         "reliance.png",
         str(table_path),
-        PARAMS,
+        VBP,
     )
     table = pd.read_csv(table_path)
     assert list(table["variant"]) == ["baseline"] * 3 + ["proposed"] * 3

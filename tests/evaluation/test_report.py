@@ -6,14 +6,13 @@ import pandas as pd
 import pytest
 
 from melanoflow.evaluation import decision, metrics, report
+from melanoflow.evaluation.settings import ComparisonSettings
 from melanoflow.fileio import BadInputError
 
 from .prediction_tables import CLASSES, predictions_frame, random_predictions, save_tiny_classifier
 from .test_front_page import rendered_text
 
-PARAMS = {
-    "seed": 3,
-    "classes": CLASSES,
+EVALUATION = {
     "melanoma_class": "melanoma",
     "keratosis_class": "seborrheic_keratosis",
     "sensitivities": [0.82, 0.89, 0.95],
@@ -21,6 +20,7 @@ PARAMS = {
     "baseline": "baseline",
     "proposed": "proposed",
 }
+PARAMS = ComparisonSettings.from_config(EVALUATION, seed=3, classes=CLASSES)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,8 @@ SEVEN_CLASSES = [
     "dermatofibroma",
     "vascular_lesion",
 ]
-SEVEN_CLASS_PARAMS = PARAMS | {"classes": SEVEN_CLASSES, "keratosis_class": None}
+SEVEN_CLASS_PARAMS = ComparisonSettings.from_config(EVALUATION | {"keratosis_class": None}, seed=3,
+                                                   classes=SEVEN_CLASSES)
 
 
 def test_seven_class_comparison_leads_with_balanced_accuracy_beside_table_6(tmp_path, checkpoint):

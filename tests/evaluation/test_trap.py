@@ -7,13 +7,15 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from melanoflow.evaluation.artefacts import SHORTCUT_FLOOR
+from melanoflow.evaluation.settings import TrapDropSettings
 from melanoflow.evaluation.trap import trap_drops, write_trap_report
 from melanoflow.fileio import BadInputError
 from melanoflow.tables import UNTRAPPED, predictions_schema, write_images_manifest, write_table
 
 CLASSES = ["melanoma", "nevus", "seborrheic_keratosis"]
-SETTINGS = {"classes": CLASSES, "seed": 5, "melanoma_class": "melanoma", "keratosis_class": "seborrheic_keratosis",
-            "bootstrap": {"resamples": 400, "level": 0.95}, "baseline": "baseline"}
+SETTINGS = TrapDropSettings.from_config({"melanoma_class": "melanoma", "keratosis_class": "seborrheic_keratosis",
+                                         "bootstrap": {"resamples": 400, "level": 0.95}, "baseline": "baseline"},
+                                        seed=5, classes=CLASSES)
 
 
 def trap_images(seed: int = 0) -> pd.DataFrame:

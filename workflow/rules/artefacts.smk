@@ -30,9 +30,10 @@ rule artefact_strata:
     conda:
         CONDA_ENV
     params:
-        settings=artefact_check_params(),
+        settings=evaluation_settings(*AUC_KEYS),
         prediction_sets=EVALUATED,
         flag_datasets=list(ARTEFACT_FLAGS),
+        select_threshold=ARTEFACT_DETECTION_THRESHOLD,
     script:
         "../scripts/evaluation_artefact_strata.py"
 
@@ -65,8 +66,10 @@ rule counterfactual_insertion:
     resources:
         gpu=1 if COUNTERFACTUAL["device"] == "cuda" else 0,
     params:
-        settings=artefact_check_params("counterfactual"),
+        settings=evaluation_settings(*AUC_KEYS),
+        counterfactual=COUNTERFACTUAL,
         flag_datasets=list(ARTEFACT_FLAGS),
+        select_threshold=ARTEFACT_DETECTION_THRESHOLD,
     script:
         "../scripts/evaluation_counterfactual.py"
 
@@ -108,9 +111,7 @@ rule trap_drops:
     conda:
         CONDA_ENV
     params:
-        settings=stage_settings(
-            "evaluation", "melanoma_class", "keratosis_class", "bootstrap", "baseline"
-        ),
+        settings=evaluation_settings(*TRAP_DROP_KEYS),
         prediction_sets=VALIDATED,
         traps={
             name: {"artefact": trap["artefact"], "class": trap["class"]}

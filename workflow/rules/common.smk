@@ -333,9 +333,25 @@ EVALUATED_CLASSIFIERS = [classifier_checkpoint(name) for name in EVALUATED]
 # Variants scored on the validation split as well (test-time purification predicts test images only).
 VALIDATED = [name for name in EVALUATED if not name.endswith(".test_purified")]
 EXPLAINED = config["evaluation"]["vbp"]["variants"]
-# What scoring one prediction set reads of the evaluation section, and what comparing them adds.
-SCORING_KEYS = ("melanoma_class", "keratosis_class", "sensitivities", "bootstrap")
-COMPARISON_KEYS = (*SCORING_KEYS, "baseline", "proposed")
+# What each evaluation rule reads of the evaluation section (their settings classes' keys).
+from melanoflow.evaluation.settings import (
+    AUC_KEYS,
+    COMPARISON_KEYS,
+    SCORING_KEYS,
+    TRAP_DROP_KEYS,
+)
+
+
+def evaluation_settings(*keys):
+    """The named keys of the evaluation section with the run's seed and classes, as the evaluation settings'
+    from_config takes them: exactly what one rule reads, so that changing any other setting does not rerun it."""
+    return {
+        "evaluation": {key: config["evaluation"][key] for key in keys},
+        "seed": config["seed"],
+        "classes": CLASSES,
+    }
+
+
 ARTEFACT_FLAGS = config["evaluation"]["artefacts"]["flags"]
 # Datasets split as traps (datasets.<name>.trap): their runs also measure the AUC drop on reversal.
 TRAPS = {
@@ -368,16 +384,10 @@ def counterfactual_model_inputs(wildcards=None):
     return inputs
 
 
-def artefact_check_params(*keys):
-    """What the artefact checks read: seed, classes, the AUC classes and the bootstrap, ``keys`` of the
-    artefacts section, and the detection threshold only when there are no flags."""
-    evaluation = config["evaluation"]
-    settings = stage_settings(
-        "evaluation", "melanoma_class", "keratosis_class", "bootstrap"
-    ) | {key: evaluation["artefacts"][key] for key in keys}
-    if not ARTEFACT_FLAGS:
-        settings["select_threshold"] = config["purification"]["select_threshold"]
-    return settings
+# The artefact checks read the purify stage's detection threshold only when no dataset has flags.
+ARTEFACT_DETECTION_THRESHOLD = (
+    None if ARTEFACT_FLAGS else config["purification"]["select_threshold"]
+)
 
 
 def artefact_targets():

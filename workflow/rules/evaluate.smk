@@ -15,7 +15,7 @@ rule evaluate_variant:
     conda:
         CONDA_ENV
     params:
-        settings=stage_settings("evaluation", *SCORING_KEYS),
+        settings=evaluation_settings(*SCORING_KEYS),
     script:
         "../scripts/evaluation_metrics.py"
 
@@ -63,7 +63,7 @@ rule compare_variants:
     conda:
         CONDA_ENV
     params:
-        settings=stage_settings("evaluation", *COMPARISON_KEYS),
+        settings=evaluation_settings(*COMPARISON_KEYS),
         variants=EVALUATED,
     script:
         "../scripts/evaluation_compare.py"
@@ -89,7 +89,7 @@ rule compare_variants_on_validation:
     conda:
         CONDA_ENV
     params:
-        settings=stage_settings("evaluation", *COMPARISON_KEYS),
+        settings=evaluation_settings(*COMPARISON_KEYS),
         variants=VALIDATED,
     script:
         "../scripts/evaluation_compare_validation.py"
@@ -120,7 +120,8 @@ rule explain_cases:
     resources:
         gpu=1 if config["evaluation"]["vbp"]["device"] == "cuda" else 0,
     params:
-        settings=stage_settings("evaluation", "vbp"),
+        classes=CLASSES,
+        vbp=config["evaluation"]["vbp"],
     script:
         "../scripts/evaluation_vbp_cases.py"
 
@@ -156,7 +157,7 @@ rule occlusion_reliance:
     resources:
         gpu=1 if config["evaluation"]["vbp"]["device"] == "cuda" else 0,
     params:
-        settings=stage_settings("evaluation", "vbp"),
+        vbp=config["evaluation"]["vbp"],
         variants=EXPLAINED,
     script:
         "../scripts/evaluation_occlusion_reliance.py"

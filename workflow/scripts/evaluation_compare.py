@@ -2,6 +2,7 @@
 ROC and confusion figures."""
 
 from melanoflow.evaluation.report import compare_variants
+from melanoflow.evaluation.settings import ComparisonSettings
 from melanoflow.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
@@ -10,6 +11,6 @@ compare_variants(
     dict(zip(snakemake.params.variants, snakemake.input.metrics, strict=True)),
     dict(zip(snakemake.params.variants, snakemake.input.classifiers, strict=True)),
     dict(snakemake.output.items()),
-    snakemake.params.settings,
+    ComparisonSettings.from_config(**snakemake.params.settings),
     splits=snakemake.input.splits,
 )

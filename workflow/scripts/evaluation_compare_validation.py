@@ -1,6 +1,7 @@
 """Snakemake adapter: the paired comparison of all variants on the validation split (tables only)."""
 
 from melanoflow.evaluation.report import compare_variants
+from melanoflow.evaluation.settings import ComparisonSettings
 from melanoflow.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
@@ -9,6 +10,6 @@ compare_variants(
     None,
     dict(zip(snakemake.params.variants, snakemake.input.classifiers, strict=True)),
     dict(snakemake.output.items()),
-    snakemake.params.settings,
+    ComparisonSettings.from_config(**snakemake.params.settings),
     split="val",
 )

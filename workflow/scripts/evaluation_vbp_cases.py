@@ -1,6 +1,7 @@
 """Snakemake adapter: VisualBackProp of one classifier's TP / FP / FN / TN test cases per class."""
 
 from melanoflow.evaluation.explain import write_case_figure
+from melanoflow.evaluation.settings import VbpSettings
 from melanoflow.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
@@ -9,7 +10,8 @@ write_case_figure(
     snakemake.input.predictions,
     snakemake.input.images,
     snakemake.output.figure,
-    snakemake.params.settings,
+    snakemake.params.classes,
+    VbpSettings.from_config(snakemake.params.vbp),
     snakemake.wildcards.variant,
     masks=snakemake.input.get("masks"),
 )

@@ -35,6 +35,7 @@ from melanoflow.evaluation.metrics import (
     probability_columns,
     read_predictions,
 )
+from melanoflow.evaluation.settings import AucSettings
 from melanoflow.ingest.flags import read_flags
 from melanoflow.tables import read_columns, read_images_manifest
 
@@ -61,11 +62,10 @@ def detected_occlusion_flags(occlusions: str | os.PathLike, threshold: float) ->
     return table[["dataset", "image_id"]].assign(**{DETECTED_OCCLUSION: flags})
 
 
-def subset_aucs(
-    frame: pd.DataFrame, classes: list[str], melanoma: str, keratosis: str | None, settings: Mapping
-) -> dict:
+def subset_aucs(frame: pd.DataFrame, settings: AucSettings) -> dict:
     """Melanoma and mean AUC of the predictions in ``frame`` with percentile bootstrap intervals, or NaN
     and the reason where the subset lacks positive or negative cases."""
+    classes, melanoma, keratosis = list(settings.classes), settings.melanoma_class, settings.keratosis_class
     labels = frame["label"].to_numpy(dtype=object)
     probabilities = frame[probability_columns(classes)].to_numpy(dtype=float)
     row = {"n_images": len(frame), "n_melanoma": int((labels == melanoma).sum()),
@@ -75,14 +75,14 @@ def subset_aucs(
         row["missing_reason"] = f"melanoma AUC undefined: {row['n_melanoma']} melanoma of {len(frame)} images"
         return row
     mean_defined = keratosis is None or keratosis in aucs
-    bootstrap = settings["bootstrap"]
-    indices = stratified_resamples(labels, bootstrap["resamples"], settings["seed"])
+    bootstrap = settings.bootstrap
+    indices = stratified_resamples(labels, bootstrap.resamples, settings.seed)
     samples = resampled_aucs(labels, probabilities, classes, indices, melanoma, keratosis if mean_defined else None)
     row["melanoma_auc"] = aucs[melanoma]
-    row["melanoma_auc_low"], row["melanoma_auc_high"] = percentile_interval(samples["melanoma_auc"], bootstrap["level"])
+    row["melanoma_auc_low"], row["melanoma_auc_high"] = percentile_interval(samples["melanoma_auc"], bootstrap.level)
     if mean_defined:
         row["mean_auc"] = challenge_mean_auc(aucs, melanoma, keratosis)
-        row["mean_auc_low"], row["mean_auc_high"] = percentile_interval(samples["mean_auc"], bootstrap["level"])
+        row["mean_auc_low"], row["mean_auc_high"] = percentile_interval(samples["mean_auc"], bootstrap.level)
     else:
         row["missing_reason"] = f"mean AUC undefined: {keratosis} has no positive or no negative case"
     return row
@@ -108,11 +108,10 @@ def shortcut_floor(flags: pd.DataFrame, artefacts: list[str], classes: list[str]
 
 
 def stratified_aucs(
-    prediction_sets: Mapping[str, pd.DataFrame], flags: pd.DataFrame, artefacts: list[str], settings: Mapping
+    prediction_sets: Mapping[str, pd.DataFrame], flags: pd.DataFrame, artefacts: list[str], settings: AucSettings
 ) -> pd.DataFrame:
     """The long table: per prediction set, its AUCs on the whole flagged test split (artefact ``all``) and
     on the images with and without each artefact."""
-    classes = settings["classes"]
     rows = []
     for name, predictions in tqdm(prediction_sets.items(), desc="prediction sets", unit="set"):
         frame = predictions.merge(flags[["dataset", "image_id", *artefacts]], on=["dataset", "image_id"])
@@ -122,7 +121,7 @@ def stratified_aucs(
             for present in (True, False)
         ]
         for artefact, present, subset in strata:
-            scores = subset_aucs(subset, classes, settings["melanoma_class"], settings["keratosis_class"], settings)
+            scores = subset_aucs(subset, settings)
             rows.append({"prediction_set": name, "artefact": artefact, "present": present, **scores})
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
@@ -164,29 +163,31 @@ def write_artefact_strata(
     images_manifest: str | os.PathLike,
     table_path: str | os.PathLike,
     figure_path: str | os.PathLike,
-    settings: Mapping,
+    settings: AucSettings,
     flag_files: Mapping[str, str | os.PathLike] | None = None,
     occlusions: str | os.PathLike | None = None,
+    select_threshold: float | None = None,
 ) -> pd.DataFrame:
     """The stratified AUC table and figure of every prediction set (``predictions``: name -> table path)
     plus the shortcut floor, with flags from ``flag_files`` (dataset -> CSV) or, without any, from the
-    detected ``occlusions`` (``settings["select_threshold"]``)."""
+    detected ``occlusions`` (occluded fraction over ``select_threshold``, purification.select_threshold)."""
     images = read_images_manifest(images_manifest)[["dataset", "image_id", "split", "label"]]
     if flag_files:
         flags = read_flags(flag_files, images)
     elif occlusions is not None:
-        flags = detected_occlusion_flags(occlusions, settings["select_threshold"])
+        flags = detected_occlusion_flags(occlusions, select_threshold)
     else:
         raise ValueError("artefact strata need flag files or the purify stage's occlusions table")
     artefacts = [column for column in flags.columns if column not in ("dataset", "image_id")]
     flags = images.merge(flags, on=["dataset", "image_id"])
-    test_sets = {name: read_predictions(path, settings["classes"], split="test") for name, path in predictions.items()}
+    classes = list(settings.classes)
+    test_sets = {name: read_predictions(path, classes, split="test") for name, path in predictions.items()}
     for name, frame in test_sets.items():
         unflagged = len(frame) - frame.merge(flags, on=["dataset", "image_id"]).shape[0]
         if unflagged:
             log.warning("%s: %d test image(s) have no flags (their dataset has no flag file) and are left out",
                         name, unflagged)
-    test_sets[SHORTCUT_FLOOR] = shortcut_floor(flags, artefacts, settings["classes"], settings["seed"])
+    test_sets[SHORTCUT_FLOOR] = shortcut_floor(flags, artefacts, classes, settings.seed)
     table = stratified_aucs(test_sets, flags, artefacts, settings)
     for row in table[table["missing_reason"] != ""].itertuples():
         log.info("%s, %s %s: %s", row.prediction_set, row.artefact, "present" if row.present else "absent",

@@ -28,6 +28,7 @@ from melanoflow import fileio
 from melanoflow.demo.generate import draw_ink, draw_patch, draw_ruler
 from melanoflow.evaluation.bootstrap import percentile_interval
 from melanoflow.evaluation.decision import argmax_labels
+from melanoflow.evaluation.settings import AucSettings, InsertionSettings
 from melanoflow.ingest.flags import read_flags
 from melanoflow.predict.pipeline import Predictor
 from melanoflow.tables import read_columns, read_images_manifest
@@ -54,12 +55,13 @@ def insert_artefact(rng: np.random.Generator, image: np.ndarray, lesion: np.ndar
     return inserted, coverage
 
 
-def clean_test_images(images: pd.DataFrame, count: int, seed: int, settings: Mapping,
+def clean_test_images(images: pd.DataFrame, count: int, seed: int,
                       flag_files: Mapping[str, str | os.PathLike] | None = None,
-                      occlusions: str | os.PathLike | None = None) -> pd.DataFrame:
+                      occlusions: str | os.PathLike | None = None,
+                      select_threshold: float | None = None) -> pd.DataFrame:
     """Up to ``count`` test images (seeded choice) without any artefact to be inserted: by the flags
     where flag files are given (images of unflagged datasets are not chosen), else with a detected
-    occluded fraction not above ``settings["select_threshold"]``."""
+    occluded fraction in ``occlusions`` not above ``select_threshold`` (purification.select_threshold)."""
     test = images[images["split"] == "test"]
     if flag_files:
         flags = read_flags(flag_files, images)
@@ -67,7 +69,7 @@ def clean_test_images(images: pd.DataFrame, count: int, seed: int, settings: Map
         clean = flags.loc[(flags[columns] == 0).all(axis=1), ["dataset", "image_id"]]
     else:
         table = read_columns(occlusions, ["image_id", "dataset", "occluded_fraction"])
-        clean = table.loc[table["occluded_fraction"] <= settings["select_threshold"], ["dataset", "image_id"]]
+        clean = table.loc[table["occluded_fraction"] <= select_threshold, ["dataset", "image_id"]]
     candidates = test.merge(clean, on=["dataset", "image_id"]).sort_values(["dataset", "image_id"], ignore_index=True)
     if candidates.empty:
         raise fileio.BadInputError("counterfactual insertion: no test image is free of rulers, patches and ink")
@@ -124,23 +126,23 @@ def plot_shifts(table: pd.DataFrame):
 
 def write_counterfactual_insertion(
     run_settings: str | os.PathLike,
-    variants: list[str],
     images_manifest: str | os.PathLike,
     table_path: str | os.PathLike,
     figure_path: str | os.PathLike,
-    settings: Mapping,
+    settings: AucSettings,
+    insertion: InsertionSettings,
     flag_files: Mapping[str, str | os.PathLike] | None = None,
     occlusions: str | os.PathLike | None = None,
+    select_threshold: float | None = None,
 ) -> pd.DataFrame:
-    """Insert each artefact kind into clean test images and predict them with every variant in
-    ``variants`` of the run whose ``results/models/predict.json`` is ``run_settings``."""
+    """Insert each artefact kind into clean test images (clean_test_images) and predict them with every
+    variant of ``insertion`` of the run whose ``results/models/predict.json`` is ``run_settings``."""
     results = Path(run_settings).parent.parent
-    classes, seed = settings["classes"], settings["seed"]
-    counterfactual = settings["counterfactual"]
-    chosen = clean_test_images(read_images_manifest(images_manifest), counterfactual["images"], seed, settings,
-                               flag_files, occlusions)
+    classes, seed = list(settings.classes), settings.seed
+    chosen = clean_test_images(read_images_manifest(images_manifest), insertion.images, seed, flag_files, occlusions,
+                               select_threshold)
     originals = [fileio.read_image(path) for path in tqdm(chosen["image_path"], desc="read", unit="image")]
-    predictors = {variant: Predictor(results, variant, counterfactual["device"]) for variant in variants}
+    predictors = {variant: Predictor(results, variant, insertion.device) for variant in insertion.variants}
     # one segmenter per run: the lesion masks of the originals place the artefacts away from the lesion
     segmenter = next(iter(predictors.values()))
     lesions = segmenter.segment(originals)
@@ -150,15 +152,15 @@ def write_counterfactual_insertion(
                 for kind in DRAWERS}
     # the inserted images are segmented anew, as the run would segment them
     inserted_lesions = {kind: segmenter.segment(images) for kind, images in inserted.items()}
-    melanoma = classes.index(settings["melanoma_class"])
+    melanoma = classes.index(settings.melanoma_class)
     rows = []
     for variant, predictor in tqdm(predictors.items(), desc="variants", unit="variant"):
         for test_time in (False, True):
             before = variant_probabilities(predictor, originals, lesions, test_time)
             for kind, images in inserted.items():
                 after = variant_probabilities(predictor, images, inserted_lesions[kind], test_time)
-                summary = shift_summary(before, after, melanoma, classes, settings["bootstrap"]["resamples"],
-                                        settings["bootstrap"]["level"], seed)
+                summary = shift_summary(before, after, melanoma, classes, settings.bootstrap.resamples,
+                                        settings.bootstrap.level, seed)
                 rows.append({"variant": variant, "artefact": kind, "test_time_purification": test_time, **summary})
                 log.info("%s, %s inserted, test-time purification %s: melanoma probability %+.3f [%+.3f, %+.3f], "
                          "%.0f%% decisions flip", variant, kind, "on" if test_time else "off", summary["mean_shift"],

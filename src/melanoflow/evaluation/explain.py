@@ -23,6 +23,7 @@ from melanoflow.classification.model import load_classifier
 from melanoflow.evaluation import figures, vbp
 from melanoflow.evaluation.decision import argmax_labels
 from melanoflow.evaluation.metrics import probability_columns, read_predictions
+from melanoflow.evaluation.settings import VbpSettings
 from melanoflow.runtime import select_device
 from melanoflow.tables import read_columns
 
@@ -101,12 +102,11 @@ def image_paths(images_manifest: str | os.PathLike, rows: pd.DataFrame) -> list[
 
 
 def write_case_figure(
-    checkpoint: str, predictions: str, images_manifest: str, figure_path: str, params: Mapping, variant: str,
-    masks: str | None = None,
+    checkpoint: str, predictions: str, images_manifest: str, figure_path: str, classes: list[str],
+    vbp_settings: VbpSettings, variant: str, masks: str | None = None,
 ) -> None:
     """Figure 8 for one classifier: TP / FP / FN / TN examples per class, each above its VBP overlay."""
-    classes = list(params["classes"])
-    device = select_device(params["vbp"]["device"])
+    device = select_device(vbp_settings.device)
     model, meta = load_classifier(checkpoint, device)
     frame = read_predictions(predictions, classes)
     cases = select_cases(frame, classes)
@@ -162,7 +162,7 @@ def write_occlusion_reliance(
     images_manifest: str,
     figure_path: str,
     table_path: str,
-    params: Mapping,
+    vbp_settings: VbpSettings,
     masks: str | None = None,
 ) -> None:
     """Figure 2 made quantitative: saliency on hairs and rulers for each classifier, on the test images.
@@ -171,8 +171,7 @@ def write_occlusion_reliance(
     by every classifier; the table lists, per image and classifier, the occluded area and the share of
     VBP saliency on it (attention on occlusions beyond their area means the classifier relies on them).
     """
-    section = params["vbp"]
-    device = select_device(section["device"])
+    device = select_device(vbp_settings.device)
     table = read_columns(
         occlusions, ["image_id", "dataset", "split", "occlusion_mask_path", "occluded_fraction"]
     )
@@ -180,7 +179,7 @@ def write_occlusion_reliance(
     if test.empty:
         raise fileio.BadInputError(f"{occlusions}: no test image has an occlusion to explain")
     rows = test.sort_values(["occluded_fraction", "image_id"], ascending=[False, True]).head(
-        section["occlusion_images"]
+        vbp_settings.occlusion_images
     )
     paths = image_paths(images_manifest, rows)
     shares, cells = [], []

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +24,7 @@ import pandas as pd
 from melanoflow import fileio
 from melanoflow.evaluation import bootstrap, figures
 from melanoflow.evaluation.metrics import ISIC2018_MEASURES, read_predictions, score_predictions
+from melanoflow.evaluation.settings import AucSettings, ComparisonSettings, ScoringSettings
 from melanoflow.tables import UNSCORED, UNTRAPPED
 
 log = logging.getLogger(__name__)
@@ -196,30 +197,30 @@ def csv_column(metric: str) -> str:
     return metric.replace(".", "_")
 
 
-def scoring_arguments(params: Mapping) -> dict:
+def scoring_arguments(settings: AucSettings) -> dict:
     return {
-        "classes": list(params["classes"]),
-        "melanoma": params["melanoma_class"],
-        "keratosis": params["keratosis_class"],
+        "classes": list(settings.classes),
+        "melanoma": settings.melanoma_class,
+        "keratosis": settings.keratosis_class,
     }
 
 
-def bootstrap_arguments(params: Mapping) -> dict:
+def bootstrap_arguments(settings: AucSettings) -> dict:
     return {
-        "resamples": params["bootstrap"]["resamples"],
-        "seed": params["seed"],
-        "level": params["bootstrap"]["level"],
+        "resamples": settings.bootstrap.resamples,
+        "seed": settings.seed,
+        "level": settings.bootstrap.level,
     }
 
 
-def variant_scores(frame: pd.DataFrame, params: Mapping, variant: str, split: str) -> dict:
+def variant_scores(frame: pd.DataFrame, settings: ScoringSettings, variant: str, split: str) -> dict:
     """Every ISIC metric of one variant's predictions on one split, with bootstrap intervals of its AUCs,
     balanced accuracy and Table 6 measures."""
-    scoring = scoring_arguments(params)
-    scores = score_predictions(frame, sensitivities=tuple(params["sensitivities"]), **scoring)
-    scores["intervals"] = bootstrap.metric_intervals(frame, **scoring, **bootstrap_arguments(params))
+    scoring = scoring_arguments(settings)
+    scores = score_predictions(frame, sensitivities=settings.sensitivities, **scoring)
+    scores["intervals"] = bootstrap.metric_intervals(frame, **scoring, **bootstrap_arguments(settings))
     scores |= {"variant": variant, "split": split}
-    scores["bootstrap"] = dict(params["bootstrap"], seed=params["seed"], stratified_by="true class")
+    scores["bootstrap"] = asdict(settings.bootstrap) | {"seed": settings.seed, "stratified_by": "true class"}
     log.info(
         "%s on %d %s images: %s",
         variant,
@@ -233,10 +234,11 @@ def variant_scores(frame: pd.DataFrame, params: Mapping, variant: str, split: st
     return scores
 
 
-def evaluate_variant(predictions: str, metrics_path: str, params: Mapping, variant: str, split: str = "test") -> None:
+def evaluate_variant(predictions: str, metrics_path: str, settings: ScoringSettings, variant: str,
+                     split: str = "test") -> None:
     """Score the ``split`` rows of one predictions table, with bootstrap intervals (variant_scores)."""
-    frame = read_predictions(predictions, list(params["classes"]), split)
-    fileio.write_json(metrics_path, variant_scores(frame, params, variant, split))
+    frame = read_predictions(predictions, list(settings.classes), split)
+    fileio.write_json(metrics_path, variant_scores(frame, settings, variant, split))
 
 
 def read_classifier_metadata(checkpoint: str) -> dict:
@@ -365,7 +367,7 @@ def summary_texts(
     scores: Mapping[str, dict],
     differences: Mapping[str, dict],
     classifiers: Mapping[str, dict],
-    params: Mapping,
+    settings: ComparisonSettings,
     split: str = "test",
     over_floor: Mapping[str, dict] | None = None,
     test_time: Mapping[str, dict] | None = None,
@@ -373,12 +375,12 @@ def summary_texts(
     """The verdict sentences and any warnings, in the order the summary shows them. ``over_floor``: each
     deep variant's paired differences to the classical floor, which every deep model must beat;
     ``test_time``: each variant's paired differences from purifying its test inputs (the paper's Table 6)."""
-    baseline, proposed, level = params["baseline"], params["proposed"], params["bootstrap"]["level"]
-    headline = run_headline(**scoring_arguments(params))
+    baseline, proposed, level = settings.baseline, settings.proposed, settings.bootstrap.level
+    headline = run_headline(**scoring_arguments(settings))
     n_images = scores[baseline]["n_images"]
     texts = [
-        f"Bootstrap: {params['bootstrap']['resamples']} resamples stratified by true class, paired across "
-        f"variants, seed {params['seed']}; {n_images} {split} images."
+        f"Bootstrap: {settings.bootstrap.resamples} resamples stratified by true class, paired across "
+        f"variants, seed {settings.seed}; {n_images} {split} images."
     ]
     if split == "val":
         texts.append(
@@ -415,7 +417,7 @@ def compare_variants(
     metrics: Mapping[str, str] | None,
     checkpoints: Mapping[str, str],
     outputs: Mapping[str, str],
-    params: Mapping,
+    settings: ComparisonSettings,
     split: str = "test",
     splits: str | None = None,
 ) -> None:
@@ -424,17 +426,17 @@ def compare_variants(
     which says where the splits came from when ``splits`` names the ingest's splits.json). ``metrics``
     are the variants' metrics files (None: scored here). ``checkpoints`` are the variants' classifiers,
     read for how they were initialised (the summary warns where ImageNet weights were missing)."""
-    scoring = scoring_arguments(params)
+    scoring = scoring_arguments(settings)
     headline = run_headline(**scoring)
     frames = {variant: read_predictions(path, scoring["classes"], split) for variant, path in predictions.items()}
     if metrics is None:
-        scores = {variant: variant_scores(frame, params, variant, split) for variant, frame in frames.items()}
+        scores = {variant: variant_scores(frame, settings, variant, split) for variant, frame in frames.items()}
     else:
         scores = {variant: json.loads(Path(path).read_text()) for variant, path in metrics.items()}
-    baseline = params["baseline"]
-    if baseline not in frames or params["proposed"] not in frames:
+    baseline = settings.baseline
+    if baseline not in frames or settings.proposed not in frames:
         raise ValueError(
-            f"baseline {baseline!r} and proposed {params['proposed']!r} must be among the evaluated "
+            f"baseline {baseline!r} and proposed {settings.proposed!r} must be among the evaluated "
             f"variants {list(frames)}"
         )
     keys = ["dataset", "image_id", "label"]
@@ -446,14 +448,14 @@ def compare_variants(
             )
     differences = {
         variant: bootstrap.paired_differences(
-            frames[baseline], frame, **scoring, **bootstrap_arguments(params)
+            frames[baseline], frame, **scoring, **bootstrap_arguments(settings)
         )
         for variant, frame in frames.items()
         if variant != baseline
     }
     over_floor = {
         variant: bootstrap.paired_differences(
-            frames[CLASSICAL_FLOOR], frame, **scoring, **bootstrap_arguments(params)
+            frames[CLASSICAL_FLOOR], frame, **scoring, **bootstrap_arguments(settings)
         )
         for variant, frame in frames.items()
         if CLASSICAL_FLOOR in frames and variant != CLASSICAL_FLOOR
@@ -462,16 +464,16 @@ def compare_variants(
     test_time = {
         variant: differences[purified]
         if variant == baseline
-        else bootstrap.paired_differences(frame, frames[purified], **scoring, **bootstrap_arguments(params))
+        else bootstrap.paired_differences(frame, frames[purified], **scoring, **bootstrap_arguments(settings))
         for variant, frame in frames.items()
         if (purified := f"{variant}{TEST_PURIFIED}") in frames
     }
     classifiers = {variant: read_classifier_metadata(path) for variant, path in checkpoints.items()}
-    table = comparison_table(scores, differences, classifiers, params["sensitivities"], headline)
+    table = comparison_table(scores, differences, classifiers, settings.sensitivities, headline)
     with fileio.atomic_path(outputs["table"]) as tmp:
         table.to_csv(tmp, index=False)
-    rows = summary_rows(table, params["sensitivities"], split, headline)
-    texts = summary_texts(scores, differences, classifiers, params, split, over_floor, test_time)
+    rows = summary_rows(table, settings.sensitivities, split, headline)
+    texts = summary_texts(scores, differences, classifiers, settings, split, over_floor, test_time)
     for text in texts:
         log.info("%s", text)
     fileio.write_text(

@@ -30,6 +30,7 @@ from melanoflow.evaluation.metrics import (
     probability_columns,
     read_predictions,
 )
+from melanoflow.evaluation.settings import AucSettings, TrapDropSettings
 from melanoflow.ingest.flags import read_flags
 from melanoflow.ingest.trap import association
 from melanoflow.tables import UNTRAPPED, read_images_manifest
@@ -60,9 +61,9 @@ def checked_alignment(frames: Mapping[str, pd.DataFrame], split: str) -> np.ndar
     return first["label"].to_numpy(dtype=object)
 
 
-def scores(frame: pd.DataFrame, indices: np.ndarray, settings: Mapping) -> dict[str, tuple[float, np.ndarray]]:
+def scores(frame: pd.DataFrame, indices: np.ndarray, settings: AucSettings) -> dict[str, tuple[float, np.ndarray]]:
     """metric -> (value on ``frame``, values on the resamples ``indices``)."""
-    classes, melanoma, keratosis = settings["classes"], settings["melanoma_class"], settings["keratosis_class"]
+    classes, melanoma, keratosis = list(settings.classes), settings.melanoma_class, settings.keratosis_class
     labels = frame["label"].to_numpy(dtype=object)
     probabilities = frame[probability_columns(classes)].to_numpy(dtype=float)
     aucs = class_aucs(labels, probabilities, classes)
@@ -71,15 +72,13 @@ def scores(frame: pd.DataFrame, indices: np.ndarray, settings: Mapping) -> dict[
             "mean_auc": (challenge_mean_auc(aucs, melanoma, keratosis), resampled["mean_auc"])}
 
 
-def trap_drops(untrapped: Mapping[str, pd.DataFrame], reversed_: Mapping[str, pd.DataFrame], settings: Mapping,
-               baseline: str) -> pd.DataFrame:
+def trap_drops(untrapped: Mapping[str, pd.DataFrame], reversed_: Mapping[str, pd.DataFrame],
+               settings: AucSettings, baseline: str) -> pd.DataFrame:
     """Per prediction set and metric: its value on the untrapped and the reversed test split, the drop
     (untrapped minus reversed) and the drop minus ``baseline``'s, each with a percentile interval."""
-    bootstrap, level = settings["bootstrap"], settings["bootstrap"]["level"]
-    indices = {UNTRAPPED: stratified_resamples(checked_alignment(untrapped, UNTRAPPED), bootstrap["resamples"],
-                                               settings["seed"]),
-               REVERSED: stratified_resamples(checked_alignment(reversed_, REVERSED), bootstrap["resamples"],
-                                              settings["seed"] + 1)}
+    resamples, level = settings.bootstrap.resamples, settings.bootstrap.level
+    indices = {UNTRAPPED: stratified_resamples(checked_alignment(untrapped, UNTRAPPED), resamples, settings.seed),
+               REVERSED: stratified_resamples(checked_alignment(reversed_, REVERSED), resamples, settings.seed + 1)}
     if baseline not in untrapped:
         raise ValueError(f"trap drops: the baseline {baseline!r} is not among the prediction sets {list(untrapped)}")
     measured = {name: (scores(untrapped[name], indices[UNTRAPPED], settings),
@@ -145,26 +144,26 @@ def plot_trap(associations: pd.DataFrame, table: pd.DataFrame, artefact: str, ta
 
 
 def write_trap_report(predictions: Mapping[str, str | os.PathLike], images_manifest: str | os.PathLike,
-                      trap_flags: Mapping[str, str | os.PathLike], traps: Mapping[str, Mapping], settings: Mapping,
-                      outputs: Mapping[str, str | os.PathLike]) -> pd.DataFrame:
+                      trap_flags: Mapping[str, str | os.PathLike], traps: Mapping[str, Mapping],
+                      settings: TrapDropSettings, outputs: Mapping[str, str | os.PathLike]) -> pd.DataFrame:
     """The trap run's tables and figure. ``predictions``: prediction set -> table; ``trap_flags`` and
     ``traps``: dataset -> its flag CSV and its trap settings (artefact, class); ``outputs``: ``drops``
     (CSV), ``association`` (CSV), ``summary`` (markdown) and ``figure``."""
-    classes = settings["classes"]
+    classes = list(settings.classes)
     images = read_images_manifest(images_manifest)[["dataset", "image_id", "split", "label"]]
     flags = images.merge(read_flags(trap_flags, images), on=["dataset", "image_id"])
     artefacts = [column for column in flags.columns if column not in ("dataset", "image_id", "split", "label")]
     untrapped = {name: read_predictions(path, classes, split=UNTRAPPED) for name, path in predictions.items()}
     reversed_ = {name: read_predictions(path, classes, split=REVERSED) for name, path in predictions.items()}
-    floor = shortcut_floor(flags, artefacts, classes, settings["seed"], splits=(UNTRAPPED, REVERSED))
+    floor = shortcut_floor(flags, artefacts, classes, settings.seed, splits=(UNTRAPPED, REVERSED))
     for split, sets in ((UNTRAPPED, untrapped), (REVERSED, reversed_)):
         sets[SHORTCUT_FLOOR] = (floor[floor["split"] == split].sort_values(["dataset", "image_id"], ignore_index=True))
-    table = trap_drops(untrapped, reversed_, settings, settings["baseline"])
+    table = trap_drops(untrapped, reversed_, settings, settings.baseline)
     associations = pd.concat(
         [association(flags[flags["dataset"] == dataset].assign(artefact=lambda frame, a=trap["artefact"]: frame[a]),
                      trap["class"]).assign(dataset=dataset, artefact=trap["artefact"], target_class=trap["class"])
          for dataset, trap in traps.items()], ignore_index=True)
-    sentences = drop_sentences(table, settings["baseline"], settings["bootstrap"]["level"])
+    sentences = drop_sentences(table, settings.baseline, settings.bootstrap.level)
     for sentence in sentences:
         log.info("%s", sentence)
     with fileio.atomic_path(outputs["drops"]) as tmp:

@@ -1,0 +1,133 @@
+"""The evaluation jobs' settings: frozen dataclasses, each built once from the evaluation keys its rule
+passes (and the run's seed and classes), and which keys each rule passes.
+
+Kept free of the scoring code (and of torch) so that the workflow can read the keys when it plans the DAG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Self
+
+from melanoflow.config_checks import check_section_keys
+
+# What every evaluation job's settings hold from outside the evaluation section (the config's top level).
+RUN_KEYS = ("seed", "classes")
+
+
+def field_names(cls) -> tuple[str, ...]:
+    return tuple(field.name for field in fields(cls))
+
+
+def with_variants(cls, section: Mapping, where: str):
+    """``cls`` from a config section that names classifier variants; a missing or unknown key is an error
+    naming it as ``<where>.<key>``."""
+    check_section_keys(section, field_names(cls), where)
+    return cls(**{**section, "variants": tuple(section["variants"])})
+
+
+def evaluation_keys(cls) -> tuple[str, ...]:
+    """The keys of the evaluation section that a settings class holds: its fields but the run's seed and classes."""
+    return tuple(name for name in field_names(cls) if name not in RUN_KEYS)
+
+
+@dataclass(frozen=True)
+class BootstrapSettings:
+    """``evaluation.bootstrap``: how many resamples (stratified by true class, the same ones for every
+    prediction set) and the intervals' level."""
+
+    resamples: int
+    level: float
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> BootstrapSettings:
+        check_section_keys(section, field_names(cls), "evaluation.bootstrap")
+        return cls(**section)
+
+
+@dataclass(frozen=True)
+class AucSettings:
+    """What AUCs with bootstrap intervals read: the run's seed and classes, and the evaluation section's
+    classes the AUCs are of (config/config.yaml describes each key) and its bootstrap."""
+
+    seed: int
+    classes: tuple[str, ...]
+    melanoma_class: str
+    keratosis_class: str | None  # None: the mean AUC averages every class's AUC (ISIC 2018)
+    bootstrap: BootstrapSettings
+
+    @classmethod
+    def from_config(cls, evaluation: Mapping, *, seed: int, classes: Sequence[str]) -> Self:
+        """The settings of the keys of the evaluation section that ``cls`` holds (``evaluation``: those keys
+        alone), the run's ``seed`` and ``classes``; a missing or unknown key is an error naming it."""
+        check_section_keys(evaluation, evaluation_keys(cls), "evaluation")
+        return cls(**cls.typed(evaluation), seed=seed, classes=tuple(classes))
+
+    @classmethod
+    def typed(cls, evaluation: Mapping) -> dict:
+        """The section's values as the fields hold them."""
+        return {**evaluation, "bootstrap": BootstrapSettings.from_config(evaluation["bootstrap"])}
+
+
+@dataclass(frozen=True)
+class ScoringSettings(AucSettings):
+    """What scoring one prediction set reads: the AUCs' settings and the melanoma sensitivities at which
+    specificity is reported."""
+
+    sensitivities: tuple[float, ...]
+
+    @classmethod
+    def typed(cls, evaluation: Mapping) -> dict:
+        return {**super().typed(evaluation), "sensitivities": tuple(evaluation["sensitivities"])}
+
+
+@dataclass(frozen=True)
+class ComparisonSettings(ScoringSettings):
+    """What comparing prediction sets reads: the scoring settings and the two variants the verdict is on."""
+
+    baseline: str
+    proposed: str
+
+
+@dataclass(frozen=True)
+class TrapDropSettings(AucSettings):
+    """What the trap split's AUC drops read: the AUCs' settings and the variant the drops are compared with."""
+
+    baseline: str
+
+
+@dataclass(frozen=True)
+class VbpSettings:
+    """``evaluation.vbp``: the classifiers explained with VisualBackProp, how many test images the occlusion
+    figure shows, and where the explanations run."""
+
+    variants: tuple[str, ...]
+    occlusion_images: int
+    device: str
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> VbpSettings:
+        return with_variants(cls, section, "evaluation.vbp")
+
+
+@dataclass(frozen=True)
+class InsertionSettings:
+    """``evaluation.artefacts.counterfactual``: whether artefacts are pasted onto clean test images, into
+    how many, which classifiers predict them, and where."""
+
+    enabled: bool
+    images: int
+    variants: tuple[str, ...]
+    device: str
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> InsertionSettings:
+        return with_variants(cls, section, "evaluation.artefacts.counterfactual")
+
+
+# What each rule passes of the evaluation section.
+AUC_KEYS = evaluation_keys(AucSettings)
+SCORING_KEYS = evaluation_keys(ScoringSettings)
+COMPARISON_KEYS = evaluation_keys(ComparisonSettings)
+TRAP_DROP_KEYS = evaluation_keys(TrapDropSettings)
