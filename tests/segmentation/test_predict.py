@@ -6,12 +6,14 @@ from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from melanoflow.fileio import read_image, read_mask
 from melanoflow.runtime import save_checkpoint
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
 from melanoflow.segmentation.predict import postprocess, predict_shard
+from melanoflow.segmentation.settings import PREDICTION_KEYS, PredictSettings
 from melanoflow.tables import MASKS_SCHEMA, read_table, select_shard, write_images_manifest
 
 from .conftest import TINY
@@ -45,8 +47,9 @@ def test_masks_are_written_for_every_image_of_the_shard_at_its_size(lesion_manif
     unlabelled = lesion_manifest.assign(mask_path=None)  # masks are made whether or not ground truth exists
     write_images_manifest(unlabelled, "images.parquet")
 
-    tables = [predict_shard("images.parquet", "segmenter.pt", shard, 2, tiny_params, "results/masks", f"{shard}.parquet")
-              for shard in range(2)]  # fmt: skip
+    settings = PredictSettings.from_config({key: tiny_params[key] for key in PREDICTION_KEYS})
+    tables = [predict_shard("images.parquet", "segmenter.pt", shard, 2, settings, "cpu", "results/masks",
+                            f"{shard}.parquet") for shard in range(2)]  # fmt: skip
 
     for shard, table in enumerate(tables):
         assert sorted(table["image_id"]) == sorted(select_shard(unlabelled, shard, 2)["image_id"])
@@ -59,3 +62,13 @@ def test_masks_are_written_for_every_image_of_the_shard_at_its_size(lesion_manif
         assert pixels.shape == (row.height, row.width)
         assert set(np.unique(pixels)) <= {0, 255}
         assert row.lesion_fraction == read_mask(row.mask_path).mean() > 0
+
+
+def test_prediction_settings_name_a_missing_or_unknown_key(tiny_params):
+    section = {key: tiny_params[key] for key in PREDICTION_KEYS}
+    assert PredictSettings.from_config(section).predict_batch_size == 4
+    without_threshold = {key: value for key, value in section.items() if key != "threshold"}
+    with pytest.raises(ValueError, match=r"^missing key\(s\) segmentation\.threshold$"):
+        PredictSettings.from_config(without_threshold)
+    with pytest.raises(ValueError, match=r"^unknown key\(s\) segmentation\.device$"):
+        PredictSettings.from_config({**section, "device": "cpu"})

@@ -63,13 +63,18 @@ def stage_params(section, exclude=()):
     return {"seed": config["seed"], "classes": CLASSES, **settings}
 
 
+def section_settings(section, *keys):
+    """The named settings of a config section: exactly what one rule reads, so that changing any other
+    setting does not rerun it."""
+    return {key: config[section][key] for key in keys}
+
+
 def stage_settings(section, *keys):
-    """The named settings of a config section (plus seed and classes): exactly what one rule reads, so
-    that changing any other setting does not rerun it."""
+    """The named settings of a config section (section_settings) plus seed and classes."""
     return {
         "seed": config["seed"],
         "classes": CLASSES,
-        **{key: config[section][key] for key in keys},
+        **section_settings(section, *keys),
     }
 
 
@@ -346,7 +351,7 @@ def evaluation_settings(*keys):
     """The named keys of the evaluation section with the run's seed and classes, as the evaluation settings'
     from_config takes them: exactly what one rule reads, so that changing any other setting does not rerun it."""
     return {
-        "evaluation": {key: config["evaluation"][key] for key in keys},
+        "evaluation": section_settings("evaluation", *keys),
         "seed": config["seed"],
         "classes": CLASSES,
     }

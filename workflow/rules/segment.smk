@@ -43,7 +43,8 @@ rule segment_predict:
     resources:
         gpu=1 if config["segmentation"]["device"] == "cuda" else 0,
     params:
-        settings=stage_settings("segmentation", "device", *SEGMENTATION_PREDICTION_KEYS),
+        settings=section_settings("segmentation", *SEGMENTATION_PREDICTION_KEYS),
+        device=config["segmentation"]["device"],
         shards=config["shards"],
     script:
         "../scripts/segment_predict.py"

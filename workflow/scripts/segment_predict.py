@@ -2,6 +2,7 @@
 
 from melanoflow.runtime import setup_logging
 from melanoflow.segmentation.predict import predict_shard
+from melanoflow.segmentation.settings import PredictSettings
 
 setup_logging(snakemake.log[0])
 predict_shard(
@@ -9,7 +10,8 @@ predict_shard(
     snakemake.input.model,
     int(snakemake.wildcards.shard),
     snakemake.params.shards,
-    snakemake.params.settings,
+    PredictSettings.from_config(snakemake.params.settings),
+    snakemake.params.device,
     snakemake.output.masks,
     snakemake.output.table,
     threads=snakemake.threads,

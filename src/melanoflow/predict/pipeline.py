@@ -30,7 +30,8 @@ from melanoflow.predict.artefacts import locate_run
 from melanoflow.purification.base import Purification
 from melanoflow.purification.run import make_purifier
 from melanoflow.runtime import select_device
-from melanoflow.segmentation.predict import load_segmenter, postprocess, predict_probabilities
+from melanoflow.segmentation.predict import lesion_masks, load_segmenter
+from melanoflow.segmentation.settings import PredictSettings
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class Predictor:
         self.run = locate_run(results, variant)
         settings = self.run.settings
         self.classes = settings["classes"]
-        self.segmentation = settings["segmentation"]
+        self.segmentation = PredictSettings.from_config(settings["segmentation"])
         self.purification = settings["purification"]
         self.batch_size = int(settings["classification"]["batch_size"])
         self.views = views if views is not None else (len(TTA_FLIPS) if settings["classification"]["tta"] else 1)
@@ -84,12 +85,10 @@ class Predictor:
             self.seconds[step] += time.perf_counter() - start
 
     def segment(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        settings = self.segmentation
+        batch_size = self.segmentation.predict_batch_size
         masks = []
-        for start in range(0, len(images), settings["predict_batch_size"]):
-            batch = images[start : start + settings["predict_batch_size"]]
-            probabilities = predict_probabilities(self.segmenter, batch, self.device, settings["mixed_precision"])
-            masks += [postprocess(p, settings["threshold"], settings["largest_component"]) for p in probabilities]
+        for start in range(0, len(images), batch_size):
+            masks += lesion_masks(self.segmenter, images[start : start + batch_size], self.device, self.segmentation)
         return masks
 
     def classifier_inputs(self, images: list[np.ndarray], masks: list[np.ndarray]) -> torch.Tensor:

@@ -23,6 +23,7 @@ from melanoflow.fileio import read_image, write_image
 from melanoflow.runtime import autocast, load_checkpoint, select_device
 from melanoflow.segmentation.data import network_input, resize_image
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
+from melanoflow.segmentation.settings import PredictSettings
 from melanoflow.tables import MASKS_SCHEMA, read_images_manifest, select_shard, write_table
 
 log = logging.getLogger(__name__)
@@ -66,18 +67,23 @@ def predict_probabilities(model: DilatedUNet, images: list[np.ndarray], device: 
     ]
 
 
-def predict_masks(rows: pd.DataFrame, model: DilatedUNet, params: dict, masks_dir: str | os.PathLike,
+def lesion_masks(model: DilatedUNet, images: list[np.ndarray], device: torch.device,
+                 settings: PredictSettings) -> list[np.ndarray]:  # fmt: skip
+    """Post-processed boolean lesion masks of one batch of RGB images, each at its image's size."""
+    probabilities = predict_probabilities(model, images, device, settings.mixed_precision)
+    return [postprocess(probability, settings.threshold, settings.largest_component) for probability in probabilities]
+
+
+def predict_masks(rows: pd.DataFrame, model: DilatedUNet, settings: PredictSettings, masks_dir: str | os.PathLike,
                   device: torch.device) -> pd.DataFrame:  # fmt: skip
     """Write a mask for every row; return their MASKS_SCHEMA table."""
     records = []
-    batch_size = params["predict_batch_size"]
+    batch_size = settings.predict_batch_size
     with tqdm(total=len(rows), desc="predicting masks") as progress:
         for start in range(0, len(rows), batch_size):
             chunk = rows.iloc[start : start + batch_size]
             images = [read_image(path) for path in chunk["image_path"]]
-            probabilities = predict_probabilities(model, images, device, params["mixed_precision"])
-            for row, probability in zip(chunk.itertuples(), probabilities, strict=True):
-                mask = postprocess(probability, params["threshold"], params["largest_component"])
+            for row, mask in zip(chunk.itertuples(), lesion_masks(model, images, device, settings), strict=True):
                 path = mask_path(masks_dir, row.dataset, row.image_id)
                 write_image(path, mask.astype(np.uint8) * 255)
                 records.append({"image_id": row.image_id, "dataset": row.dataset, "split": row.split,
@@ -87,16 +93,16 @@ def predict_masks(rows: pd.DataFrame, model: DilatedUNet, params: dict, masks_di
 
 
 def predict_shard(manifest_path: str | os.PathLike, model_path: str | os.PathLike, shard: int, n_shards: int,
-                  params: dict, masks_dir: str | os.PathLike, table_path: str | os.PathLike,
-                  threads: int | None = None) -> pd.DataFrame:  # fmt: skip
-    """Segment the images of one shard of the manifest."""
+                  settings: PredictSettings, device_name: str, masks_dir: str | os.PathLike,
+                  table_path: str | os.PathLike, threads: int | None = None) -> pd.DataFrame:  # fmt: skip
+    """Segment the images of one shard of the manifest on ``device_name`` (cpu, cuda or auto)."""
     if threads:
         torch.set_num_threads(threads)
-    device = select_device(params["device"])
+    device = select_device(device_name)
     rows = select_shard(read_images_manifest(manifest_path), shard, n_shards)
     Path(masks_dir).mkdir(parents=True, exist_ok=True)  # the declared folder, also for an empty shard
     log.info("shard %d/%d: %d images on %s", shard, n_shards, len(rows), device)
     model = load_segmenter(model_path, device).to(memory_format=torch.channels_last)
-    table = predict_masks(rows, model, params, masks_dir, device)
+    table = predict_masks(rows, model, settings, masks_dir, device)
     write_table(table, table_path, MASKS_SCHEMA)
     return table

@@ -1,4 +1,5 @@
-"""The segmenter's training settings as one dataclass, and which segmentation settings each job reads.
+"""The segmenter's training and prediction settings as dataclasses, and which segmentation settings each job
+reads.
 
 Kept free of torch so that the workflow can read them when it plans the DAG.
 """
@@ -38,7 +39,25 @@ class TrainSettings:
         return cls(**{**section, "betas": tuple(section["betas"])}, seed=seed)
 
 
+@dataclass(frozen=True)
+class PredictSettings:
+    """What mask prediction reads of the segmentation section (config/config.yaml describes each key); where
+    it runs is the caller's (the job's segmentation device, the predict command's own)."""
+
+    threshold: float
+    largest_component: bool
+    predict_batch_size: int
+    mixed_precision: bool
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> PredictSettings:
+        """The settings of the segmentation section's prediction keys; a missing or unknown key is an error
+        naming it."""
+        check_section_keys(section, PREDICTION_KEYS, "segmentation")
+        return cls(**section)
+
+
 # What the training job reads of the config's segmentation section.
 TRAINING_JOB_KEYS = tuple(field.name for field in fields(TrainSettings) if field.name != "seed")
-# What mask prediction reads (besides the device, which the job also reads).
-PREDICTION_KEYS = ("threshold", "largest_component", "predict_batch_size", "mixed_precision")
+# What mask prediction reads (besides the device); the run's predict.json holds them for the predict command.
+PREDICTION_KEYS = tuple(field.name for field in fields(PredictSettings))
