@@ -10,6 +10,7 @@ import yaml
 from melanoflow.purification.classic import ClassicSettings, luminance, purify_classic
 from melanoflow.purification.paper import PaperSettings, purify_paper
 from melanoflow.purification.run import make_purifier
+from melanoflow.purification.settings import PurifierSettings
 from tests.conftest import REPO
 from tests.purification.conftest import HAIR, LESION, SKIN
 
@@ -48,7 +49,7 @@ def test_configured_paper_method_is_the_papers_settings():
     assert (settings.reference_size, settings.element_radius, settings.threshold) == (400, 3, 0.1)
     image = np.full((400, 400, 3), SKIN, np.uint8)
     cv2.line(image, (20, 50), (380, 350), HAIR, 2)
-    purifier = make_purifier({"method": "paper", "paper": configured["paper"]})
+    purifier = make_purifier(PurifierSettings.from_config({"method": "paper", "paper": configured["paper"]}))
     by_name = purifier(image, None)
     np.testing.assert_array_equal(by_name.image, purify_paper(image, None, settings).image)
     np.testing.assert_array_equal(by_name.image, np.full_like(image, SKIN))
@@ -58,7 +59,7 @@ def test_unknown_settings_and_the_old_method_name_are_refused():
     with pytest.raises(ValueError, match="fringe_reach"):
         PaperSettings.from_config({"fringe_reach": 3})
     with pytest.raises(ValueError, match="paper, improved, dullrazor or network.*'classic'"):
-        make_purifier({"method": "classic", "classic": {}})
+        PurifierSettings.from_config({"method": "classic", "classic": {}})
 
 
 def hand_made_scene():

@@ -9,6 +9,7 @@ from melanoflow.fileio import BadInputError, read_image, read_mask, write_image
 from melanoflow.purification.figures import before_after_figure
 from melanoflow.purification.run import purify_shard
 from melanoflow.purification.scoring import score_demo_occlusions
+from melanoflow.purification.settings import PurifierSettings
 from melanoflow.tables import (
     IMAGES_SCHEMA,
     OCCLUSIONS_SCHEMA,
@@ -20,7 +21,8 @@ from melanoflow.tables import (
 )
 from tests.purification.conftest import scene
 
-PARAMS = {"method": "improved", "device": "cpu", "select_threshold": 0.005, "improved": {}}
+IMPROVED = PurifierSettings.from_config({"method": "improved", "improved": {}})
+SELECT_THRESHOLD = 0.005
 MASKS_COLUMNS = ["image_id", "dataset", "split", "mask_path", "lesion_fraction"]
 
 
@@ -52,7 +54,8 @@ def test_shards_purify_every_image_and_merge(tiny_inputs):
     out = tiny_inputs / "purified"
     shard_paths = [out / "shards" / f"{shard}.parquet" for shard in range(2)]
     for shard, path in enumerate(shard_paths):
-        purify_shard(tiny_inputs / "images.parquet", tiny_inputs / "masks.parquet", shard, 2, PARAMS, out, path)
+        purify_shard(tiny_inputs / "images.parquet", tiny_inputs / "masks.parquet", shard, 2, IMPROVED,
+                     SELECT_THRESHOLD, out, path)
     merge_shard_tables(shard_paths, out / "occlusions.parquet", OCCLUSIONS_SCHEMA)
     table = read_table(out / "occlusions.parquet", OCCLUSIONS_SCHEMA).set_index("image_id").sort_index()
     assert list(table.index) == [f"ISIC_{index:07d}" for index in range(4)]
@@ -84,16 +87,16 @@ def test_image_without_lesion_mask_is_named(tiny_inputs):
     masks.iloc[1:].to_parquet(tiny_inputs / "masks.parquet")
     with pytest.raises(BadInputError, match="ISIC_0000000"):
         for shard in range(2):
-            purify_shard(tiny_inputs / "images.parquet", tiny_inputs / "masks.parquet", shard, 2, PARAMS,
-                         tiny_inputs / "out", tiny_inputs / f"{shard}.parquet")
+            purify_shard(tiny_inputs / "images.parquet", tiny_inputs / "masks.parquet", shard, 2, IMPROVED,
+                         SELECT_THRESHOLD, tiny_inputs / "out", tiny_inputs / f"{shard}.parquet")
 
 
 def test_lesion_mask_of_another_size_is_named(tiny_inputs):
     write_image(tiny_inputs / "seg" / "ISIC_0000001_segmentation.png", np.zeros((60, 80), np.uint8))
     with pytest.raises(BadInputError, match="ISIC_0000001_segmentation.png.*80x60"):
         for shard in range(2):
-            purify_shard(tiny_inputs / "images.parquet", tiny_inputs / "masks.parquet", shard, 2, PARAMS,
-                         tiny_inputs / "out", tiny_inputs / f"{shard}.parquet")
+            purify_shard(tiny_inputs / "images.parquet", tiny_inputs / "masks.parquet", shard, 2, IMPROVED,
+                         SELECT_THRESHOLD, tiny_inputs / "out", tiny_inputs / f"{shard}.parquet")
 
 
 def test_hand_counted_scores(tmp_path):

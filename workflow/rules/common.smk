@@ -191,7 +191,19 @@ PURIFICATION_GPU = 1 if config["purification"]["device"] == "cuda" else 0
 # Purification settings read only by later jobs (the classifier's test-time switch, the figure).
 PURIFICATION_DOWNSTREAM_KEYS = ("test_time", "figure_images")
 # The settings each purification method reads: its own section(s), and `device` where a network runs.
-from melanoflow.purification.base import METHOD_SETTINGS as PURIFICATION_METHOD_KEYS
+from melanoflow.purification.base import (
+    METHOD_SETTINGS as PURIFICATION_METHOD_KEYS,
+    purifier_keys,
+)
+
+# What the configured method's purifier reads; only the network's reads the device (None otherwise, so that
+# changing the device reruns nothing).
+PURIFIER_KEYS = purifier_keys(config["purification"]["method"])
+PURIFIER_DEVICE = (
+    config["purification"]["device"]
+    if config["purification"]["method"] == "network"
+    else None
+)
 
 
 def purification_params():

@@ -46,7 +46,9 @@ rule purify_shard:
     resources:
         gpu=PURIFICATION_GPU,
     params:
-        settings=purification_params(),
+        purifier=section_settings("purification", *PURIFIER_KEYS),
+        select_threshold=config["purification"]["select_threshold"],
+        device=PURIFIER_DEVICE,
         n_shards=config["shards"],
     script:
         "../scripts/purify_shard.py"

@@ -27,8 +27,9 @@ from melanoflow.classification.predict import MAX_TTA_VIEWS, TTA_FLIPS, view_pro
 from melanoflow.evaluation.decision import argmax_labels
 from melanoflow.evaluation.vbp import saliency_maps
 from melanoflow.predict.artefacts import locate_run
-from melanoflow.purification.base import Purification
+from melanoflow.purification.base import Purification, purifier_keys
 from melanoflow.purification.run import make_purifier
+from melanoflow.purification.settings import PurifierSettings
 from melanoflow.runtime import select_device
 from melanoflow.segmentation.predict import lesion_masks, load_segmenter
 from melanoflow.segmentation.settings import PredictSettings
@@ -66,7 +67,10 @@ class Predictor:
             raise ValueError(f"test-time views must be 1 to {MAX_TTA_VIEWS}, got {self.views}")
         self.device = select_device(device)
         self.segmenter = load_segmenter(self.run.segmenter, self.device).to(memory_format=torch.channels_last)
-        self.purify = make_purifier({**self.purification, "device": self.device.type}, self.run.purifier_network)
+        # the run's purification settings also hold what its jobs read besides the purifier (select_threshold...)
+        purifier = {key: self.purification[key] for key in purifier_keys(self.purification["method"])}
+        self.purify = make_purifier(PurifierSettings.from_config(purifier), self.run.purifier_network,
+                                    self.device.type)
         self.model, self.meta = load_classifier(self.run.classifier, self.device)
         self.fast_model, self.dtype = for_inference(self.model, self.device)
         self.seconds: dict[str, float] = defaultdict(float)

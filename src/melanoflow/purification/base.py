@@ -6,14 +6,22 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-# The config sections (and keys) each ``purification.method`` reads. The network fills the mask that the
-# improved method's detector finds, on the configured device.
-METHOD_SETTINGS = {
+# The config sections each method's purifier reads: its own, or for the network the improved method's, whose
+# detector finds the mask the network fills (the network's own section is read by its training).
+PURIFIER_SECTIONS = {
     "paper": ("paper",),
     "improved": ("improved",),
     "dullrazor": ("dullrazor",),
-    "network": ("improved", "network", "device"),
+    "network": ("improved",),
 }
+# The config sections (and keys) each ``purification.method`` reads, its network's training included: the
+# network's own section, and the device it trains and runs on.
+METHOD_SETTINGS = {**PURIFIER_SECTIONS, "network": ("improved", "network", "device")}
+
+
+def purifier_keys(method: str) -> tuple[str, ...]:
+    """What a purifier of ``method`` reads of the purification section (settings.PurifierSettings)."""
+    return ("method", *PURIFIER_SECTIONS[method])
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ from tqdm import tqdm
 
 from melanoflow.fileio import BadInputError, read_image, read_mask, write_image
 from melanoflow.purification.base import Purification
-from melanoflow.purification.classic import ClassicSettings, purify_classic
-from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazor
-from melanoflow.purification.paper import PaperSettings, purify_paper
+from melanoflow.purification.classic import purify_classic
+from melanoflow.purification.dullrazor import purify_dullrazor
+from melanoflow.purification.paper import purify_paper
+from melanoflow.purification.settings import PurifierSettings
 from melanoflow.tables import (
     OCCLUSIONS_SCHEMA,
     read_columns,
@@ -37,27 +38,22 @@ LESION_MASK_COLUMNS = ["image_id", "dataset", "mask_path"]
 Purifier = Callable[[np.ndarray, np.ndarray | None], Purification]
 
 
-def make_purifier(params: dict, network_path: str | os.PathLike | None = None) -> Purifier:
-    """The configured method as a function (RGB image, lesion mask) -> Purification."""
-    method = params["method"]
-    if method == "paper":
-        paper = PaperSettings.from_config(params["paper"])
-        return lambda rgb, lesion: purify_paper(rgb, lesion, paper)
-    if method == "improved":
-        improved = ClassicSettings.from_config(params["improved"])
-        return lambda rgb, lesion: purify_classic(rgb, lesion, improved)
-    if method == "dullrazor":
-        settings = DullRazorSettings.from_config(params["dullrazor"])
-        return lambda rgb, lesion: purify_dullrazor(rgb, lesion, settings)
-    if method == "network":
-        from melanoflow.purification.network import NetworkPurifier
+def make_purifier(settings: PurifierSettings, network_path: str | os.PathLike | None = None,
+                  device: str | None = None) -> Purifier:
+    """The configured method as a function (RGB image, lesion mask) -> Purification; the network method
+    loads the trained network at ``network_path`` onto ``device`` (cpu, cuda or auto)."""
+    if settings.method == "paper":
+        return lambda rgb, lesion: purify_paper(rgb, lesion, settings.paper)
+    if settings.method == "improved":
+        return lambda rgb, lesion: purify_classic(rgb, lesion, settings.improved)
+    if settings.method == "dullrazor":
+        return lambda rgb, lesion: purify_dullrazor(rgb, lesion, settings.dullrazor)
+    from melanoflow.purification.network import NetworkPurifier
 
-        if network_path is None:
-            raise ValueError("purification.method is 'network' but no trained network was given")
-        # the network fills the mask that the improved method's detector finds
-        improved = ClassicSettings.from_config(params["improved"])
-        return NetworkPurifier.load(network_path, improved, params["device"])
-    raise ValueError(f"purification.method must be paper, improved, dullrazor or network, got {method!r}")
+    if network_path is None or device is None:
+        raise ValueError("purification.method is 'network' but no trained network or device was given")
+    # the network fills the mask that the improved method's detector finds
+    return NetworkPurifier.load(network_path, settings.improved, device)
 
 
 def output_paths(out_dir: str | os.PathLike, dataset: str, image_id: str) -> tuple[Path, Path]:
@@ -103,17 +99,19 @@ def purify_rows(rows: pd.DataFrame, purifier: Purifier, out_dir: str | os.PathLi
 
 
 def purify_shard(manifest_path: str | os.PathLike, masks_path: str | os.PathLike, shard: int, n_shards: int,
-                 params: dict, out_dir: str | os.PathLike, table_path: str | os.PathLike,
-                 network_path: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Purify the images of one shard of the manifest with the configured method."""
+                 purifier: PurifierSettings, select_threshold: float, out_dir: str | os.PathLike,
+                 table_path: str | os.PathLike, network_path: str | os.PathLike | None = None,
+                 device: str | None = None) -> pd.DataFrame:
+    """Purify the images of one shard of the manifest with the configured method (make_purifier); an image
+    is selected when its occluded fraction is over ``select_threshold``."""
     cv2.setNumThreads(1)  # one job per core: shards run in parallel, OpenCV's own threads would oversubscribe
     manifest = read_images_manifest(manifest_path)
     Path(out_dir).mkdir(parents=True, exist_ok=True)  # the declared folder, also for an empty shard
     rows = with_lesion_masks(select_shard(manifest, shard, n_shards), read_columns(masks_path, LESION_MASK_COLUMNS),
                              str(masks_path))
-    log.info("shard %d/%d: %d images, method %s", shard, n_shards, len(rows), params["method"])
-    table = purify_rows(rows, make_purifier(params, network_path), out_dir, params["select_threshold"])
+    log.info("shard %d/%d: %d images, method %s", shard, n_shards, len(rows), purifier.method)
+    table = purify_rows(rows, make_purifier(purifier, network_path, device), out_dir, select_threshold)
     log.info("shard %d: %d of %d images selected (occluded fraction > %s)", shard, int(table["selected"].sum()),
-             len(table), params["select_threshold"])
+             len(table), select_threshold)
     write_table(table, table_path, OCCLUSIONS_SCHEMA)
     return table
