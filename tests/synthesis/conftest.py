@@ -46,7 +46,7 @@ def gan_settings(**changes) -> dict:
 
 
 def synthesis_params(**gan_changes) -> dict:
-    """A whole ``synthesis`` config section as the workflow passes it (with seed and classes)."""
+    """A whole ``synthesis`` config section with the run's seed and classes: each job reads its part."""
     return {
         "seed": 7, "classes": ["melanoma", "nevus"], "device": "cpu", "mode": "decoupled",
         "samples": {"melanoma": 6}, "use_purified": False, "gan": gan_settings(**gan_changes),

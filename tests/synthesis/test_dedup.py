@@ -8,6 +8,7 @@ import torch
 from melanoflow import fileio
 from melanoflow.synthesis.data import resize_center_crop
 from melanoflow.synthesis.dedup import deduplicate, nearest_by_mse, summarise_nearest
+from melanoflow.synthesis.settings import DedupSettings
 from melanoflow.tables import NEAREST_SCHEMA, SAMPLES_SCHEMA, read_images_manifest, read_table, write_table
 
 from .conftest import synthesis_params
@@ -71,8 +72,9 @@ def test_deduplicate_drops_copies_and_counts_test_leaks(tiny_manifest, tmp_path)
     write_table(pd.DataFrame(rows), samples, SAMPLES_SCHEMA)
 
     out = tmp_path / "out"
-    deduplicate(str(samples), str(tiny_manifest), None, synthesis_params(), str(out / "nearest.parquet"),
-                str(out / "kept"), str(out / "summary.json"))
+    params = synthesis_params()
+    deduplicate(str(samples), str(tiny_manifest), None, DedupSettings.from_config(params["dedup"]),
+                params["gan"]["resolution"], str(out / "nearest.parquet"), str(out / "kept"), str(out / "summary.json"))
 
     table = read_table(out / "nearest.parquet", NEAREST_SCHEMA).set_index("synthetic_id")
     assert table.loc["copy_of_train", "nearest_id"] == "melanoma_train_0"
@@ -83,3 +85,12 @@ def test_deduplicate_drops_copies_and_counts_test_leaks(tiny_manifest, tmp_path)
     summary = pd.read_json(out / "summary.json", typ="series")
     assert summary["generated"] == 3 and summary["kept"] == 1 and summary["leaked_to_evaluation"] == 1
     assert summary["close_to"] == {"train": 1, "val": 0, "test": 1}
+
+
+def test_dedup_settings_name_a_missing_or_unknown_key():
+    section = synthesis_params()["dedup"]
+    assert DedupSettings.from_config(section) == DedupSettings(mse_threshold=0.01, chunk_size=5)
+    with pytest.raises(ValueError, match=r"^missing key\(s\) synthesis\.dedup\.chunk_size$"):
+        DedupSettings.from_config({"mse_threshold": 0.01})
+    with pytest.raises(ValueError, match=r"^unknown key\(s\) synthesis\.dedup\.resolution$"):
+        DedupSettings.from_config({**section, "resolution": 64})

@@ -8,6 +8,7 @@ from melanoflow import fileio
 from melanoflow.synthesis.dedup import deduplicate
 from melanoflow.synthesis.figures import draw_figures, gallery_rows
 from melanoflow.synthesis.sample import load_generator, sample_class
+from melanoflow.synthesis.settings import DedupSettings, FigureSettings
 from melanoflow.synthesis.train import train_gan
 from melanoflow.tables import NEAREST_SCHEMA, SAMPLES_SCHEMA, read_table
 
@@ -51,10 +52,21 @@ def test_figures_are_written(trained, tiny_manifest, tmp_path):
     params = synthesis_params()
     sample_class(str(trained), "melanoma", 6, 7, str(tmp_path / "raw"), str(tmp_path / "s.parquet"))
     nearest = tmp_path / "nearest.parquet"
-    deduplicate(str(tmp_path / "s.parquet"), str(tiny_manifest), None, params, str(nearest), str(tmp_path / "kept"),
-                str(tmp_path / "summary.json"))
+    resolution = params["gan"]["resolution"]
+    deduplicate(str(tmp_path / "s.parquet"), str(tiny_manifest), None, DedupSettings.from_config(params["dedup"]),
+                resolution, str(nearest), str(tmp_path / "kept"), str(tmp_path / "summary.json"))
     assert len(read_table(nearest, NEAREST_SCHEMA)) == 6
     paths = [tmp_path / "fig" / name for name in ("hist.png", "gallery.png", "curves.png")]
-    draw_figures(str(nearest), str(trained), "melanoma", params, *map(str, paths))
+    draw_figures(str(nearest), str(trained), "melanoma", FigureSettings.from_config(params["figures"]),
+                 params["dedup"]["mse_threshold"], resolution, *map(str, paths))
     assert all(p.stat().st_size > 1000 for p in paths)
     assert torch.load(trained, weights_only=False)["history"]
+
+
+def test_figure_settings_name_a_missing_or_unknown_key():
+    section = synthesis_params()["figures"]
+    assert FigureSettings.from_config(section) == FigureSettings(quantiles=(0.0, 0.5, 1.0), smallest=2)
+    with pytest.raises(ValueError, match=r"^missing key\(s\) synthesis\.figures\.smallest$"):
+        FigureSettings.from_config({"quantiles": [0.5]})
+    with pytest.raises(ValueError, match=r"^unknown key\(s\) synthesis\.figures\.mse_threshold$"):
+        FigureSettings.from_config({**section, "mse_threshold": 0.01})

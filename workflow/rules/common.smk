@@ -123,7 +123,7 @@ def ingest_targets():
 # synthesis: GANs are named by their class (decoupled) or "coupled" (one model for every class).
 SYNTHETIC_CLASSES = list(config["synthesis"]["samples"])
 # Deduplication and the figures compare samples with real images at the GANs' resolution.
-GAN_RESOLUTION = {"gan": {"resolution": config["synthesis"]["gan"]["resolution"]}}
+GAN_RESOLUTION = config["synthesis"]["gan"]["resolution"]
 GAN_NAMES = (
     ["coupled"] if config["synthesis"]["mode"] == "coupled" else SYNTHETIC_CLASSES
 )

@@ -65,7 +65,8 @@ rule synthesis_dedup:
         CONDA_ENV
     threads: 2
     params:
-        settings=stage_settings("synthesis", "dedup") | GAN_RESOLUTION,
+        dedup=config["synthesis"]["dedup"],
+        resolution=GAN_RESOLUTION,
     script:
         "../scripts/synthesis_dedup.py"
 
@@ -101,6 +102,8 @@ rule synthesis_figures:
     conda:
         CONDA_ENV
     params:
-        settings=stage_settings("synthesis", "dedup", "figures") | GAN_RESOLUTION,
+        figures=config["synthesis"]["figures"],
+        mse_threshold=config["synthesis"]["dedup"]["mse_threshold"],
+        resolution=GAN_RESOLUTION,
     script:
         "../scripts/synthesis_figures.py"

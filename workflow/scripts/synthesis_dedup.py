@@ -2,13 +2,15 @@
 
 from melanoflow.runtime import setup_logging
 from melanoflow.synthesis.dedup import deduplicate
+from melanoflow.synthesis.settings import DedupSettings
 
 setup_logging(snakemake.log[0])
 deduplicate(
     snakemake.input.samples,
     snakemake.input.manifest,
     snakemake.input.get("purified"),
-    snakemake.params.settings,
+    DedupSettings.from_config(snakemake.params.dedup),
+    snakemake.params.resolution,
     table=snakemake.output.table,
     kept_dir=snakemake.output.kept,
     summary=snakemake.output.summary,

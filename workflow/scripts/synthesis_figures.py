@@ -2,13 +2,16 @@
 
 from melanoflow.runtime import setup_logging
 from melanoflow.synthesis.figures import draw_figures
+from melanoflow.synthesis.settings import FigureSettings
 
 setup_logging(snakemake.log[0])
 draw_figures(
     snakemake.input.nearest,
     snakemake.input.model,
     snakemake.wildcards.cls,
-    snakemake.params.settings,
+    FigureSettings.from_config(snakemake.params.figures),
+    snakemake.params.mse_threshold,
+    snakemake.params.resolution,
     histogram=snakemake.output.histogram,
     gallery_path=snakemake.output.gallery,
     curves=snakemake.output.curves,

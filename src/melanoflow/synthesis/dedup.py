@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from melanoflow import fileio
 from melanoflow.synthesis.data import load_images, real_images
+from melanoflow.synthesis.settings import DedupSettings
 from melanoflow.tables import NEAREST_SCHEMA, SAMPLES_SCHEMA, SPLITS, read_table, write_table
 
 log = logging.getLogger(__name__)
@@ -68,17 +69,15 @@ def _chunks_from_disk(paths: list[str], resolution: int, chunk_size: int, thread
         yield load_images(paths[start : start + chunk_size], resolution, threads, desc=desc)
 
 
-def deduplicate(samples: str, manifest: str, purified: str | None, settings: dict, table: str, kept_dir: str,
-                summary: str, threads: int = 1) -> None:
+def deduplicate(samples: str, manifest: str, purified: str | None, dedup: DedupSettings, resolution: int, table: str,
+                kept_dir: str, summary: str, threads: int = 1) -> None:
     """Workflow entry: nearest real image of each generated one, the kept images and a leakage summary.
 
-    ``settings`` is the ``synthesis`` config section; ``purified`` (or None) adds the purified training
+    Images are compared at the GANs' ``resolution``; ``purified`` (or None) adds the purified training
     images the GAN was trained on to the search.
     """
     torch.set_num_threads(max(1, threads))
     generated = read_table(samples, SAMPLES_SCHEMA)
-    dedup = settings["dedup"]
-    resolution = settings["gan"]["resolution"]
     queries = load_images(generated["synthetic_path"].tolist(), resolution, threads, desc="generated images")
     reals = real_images(manifest, purified)
     per_split = {}
@@ -86,16 +85,16 @@ def deduplicate(samples: str, manifest: str, purified: str | None, settings: dic
         rows = reals.loc[reals["split"] == split].reset_index(drop=True)
         if len(rows) == 0:
             continue
-        chunks = _chunks_from_disk(rows["path"].tolist(), resolution, dedup["chunk_size"], threads, f"{split} images")
+        chunks = _chunks_from_disk(rows["path"].tolist(), resolution, dedup.chunk_size, threads, f"{split} images")
         mse, index = nearest_by_mse(queries, chunks)
         per_split[split] = pd.DataFrame({"mse": mse.double().numpy(), "nearest_id": rows["image_id"].to_numpy()[index],
                                          "nearest_path": rows["path"].to_numpy()[index], "nearest_split": split})
-    result = summarise_nearest(generated, per_split, dedup["mse_threshold"])
+    result = summarise_nearest(generated, per_split, dedup.mse_threshold)
     write_table(result, table, NEAREST_SCHEMA)
     for row in tqdm(result.loc[result["kept"]].itertuples(), desc="copying kept", mininterval=5):
         fileio.write_bytes(Path(kept_dir) / Path(row.synthetic_path).name, Path(row.synthetic_path).read_bytes())
     Path(kept_dir).mkdir(parents=True, exist_ok=True)
-    fileio.write_json(summary, leakage_summary(generated, per_split, result, dedup["mse_threshold"]))
+    fileio.write_json(summary, leakage_summary(generated, per_split, result, dedup.mse_threshold))
 
 
 def summarise_nearest(generated: pd.DataFrame, per_split: dict[str, pd.DataFrame], threshold: float) -> pd.DataFrame:

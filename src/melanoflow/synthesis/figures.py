@@ -9,6 +9,7 @@ import pandas as pd
 from melanoflow import fileio
 from melanoflow.runtime import load_checkpoint
 from melanoflow.synthesis.data import load_image
+from melanoflow.synthesis.settings import FigureSettings
 from melanoflow.tables import NEAREST_SCHEMA, read_table
 
 
@@ -74,13 +75,12 @@ def training_curves(history: list[dict], class_name: str, best_epoch: int):
     return figure
 
 
-def draw_figures(nearest: str, checkpoint: str, class_name: str, settings: dict, histogram: str,
-                 gallery_path: str, curves: str) -> None:
-    """Workflow entry: the class's MSE histogram, gallery and training curves."""
+def draw_figures(nearest: str, checkpoint: str, class_name: str, figures: FigureSettings, mse_threshold: float,
+                 resolution: int, histogram: str, gallery_path: str, curves: str) -> None:
+    """Workflow entry: the class's MSE histogram (with the near-copy ``mse_threshold``), gallery (images at
+    the GANs' ``resolution``) and training curves."""
     table = read_table(nearest, NEAREST_SCHEMA)
-    figures = settings["figures"]
-    fileio.write_figure(histogram, mse_histogram(table, class_name, settings["dedup"]["mse_threshold"]))
-    fileio.write_figure(gallery_path, gallery(table, class_name, settings["gan"]["resolution"],
-                                           figures["quantiles"], figures["smallest"]))
+    fileio.write_figure(histogram, mse_histogram(table, class_name, mse_threshold))
+    fileio.write_figure(gallery_path, gallery(table, class_name, resolution, figures.quantiles, figures.smallest))
     state = load_checkpoint(checkpoint, weights_only=False)
     fileio.write_figure(curves, training_curves(state["history"], class_name, state["best_epoch"]))

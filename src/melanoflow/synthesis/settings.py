@@ -1,4 +1,5 @@
-"""The GAN trainer's settings: one frozen dataclass, built once from the config's synthesis section.
+"""The synthesis stage's settings: frozen dataclasses for the GAN trainer, the deduplication and the figures,
+each built once from its part of the config's synthesis section.
 
 Kept free of torch so that the settings can be built and checked without the deep-learning stack.
 """
@@ -52,3 +53,31 @@ class GanSettings:
             raise ValueError(f"missing key(s) synthesis.gan.latent_dim.{mode}: the latent size in mode {mode}")
         return cls(**{**gan, "latent_dim": gan["latent_dim"][mode], "betas": tuple(gan["betas"])}, mode=mode,
                    device=device, seed=seed)
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    """``synthesis.dedup`` of the config (config/config.yaml describes each key)."""
+
+    mse_threshold: float
+    chunk_size: int
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> DedupSettings:
+        """A missing or unknown key of the section is an error naming it."""
+        check_section_keys(section, (field.name for field in fields(cls)), "synthesis.dedup")
+        return cls(**section)
+
+
+@dataclass(frozen=True)
+class FigureSettings:
+    """``synthesis.figures`` of the config: the gallery's MSE quantiles and how many smallest-MSE images it shows."""
+
+    quantiles: tuple[float, ...]
+    smallest: int
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> FigureSettings:
+        """A missing or unknown key of the section is an error naming it."""
+        check_section_keys(section, (field.name for field in fields(cls)), "synthesis.figures")
+        return cls(**{**section, "quantiles": tuple(section["quantiles"])})
