@@ -8,10 +8,16 @@ fail only in the last jobs, hours into a run.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import fields
 
 
 class ConfigError(ValueError):
     """A config whose sections disagree; the message names every offending key."""
+
+
+def field_names(settings_class) -> tuple[str, ...]:
+    """The field names of a settings dataclass: the keys of the config section it is built from."""
+    return tuple(field.name for field in fields(settings_class))
 
 
 def check_section_keys(section: Mapping, expected: Iterable[str], where: str) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from melanoflow.fileio import BadInputError
 from melanoflow.ingest.build import IngestError, ingest
+from melanoflow.ingest.settings import IngestSettings
 from melanoflow.tables import QUARANTINE_SCHEMA, read_images_manifest, read_table
 
 from .archives import jpeg, png_mask, write_isic2017
@@ -23,7 +24,7 @@ ISIC_LABELS = {c: c for c in CLASSES}
 def settings(on_bad_image="fail", **overrides):
     base = {"on_bad_image": on_bad_image, "max_pixels": 10_000_000, "max_uncompressed_bytes": 10_000_000,
             "max_compression_ratio": 200, "split": {"val_fraction": 0.25, "test_fraction": 0.0}}
-    return base | overrides
+    return IngestSettings.from_config(base | overrides)
 
 
 def run(tmp_path, datasets, **kwargs):

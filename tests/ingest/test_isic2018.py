@@ -12,6 +12,7 @@ import yaml
 
 from melanoflow.fileio import BadInputError, read_mask
 from melanoflow.ingest.build import ingest
+from melanoflow.ingest.settings import IngestSettings
 
 from ..conftest import REPO
 from .archives import ISIC2018_CODES, png_mask, write_isic2018_part, zip_bytes
@@ -22,8 +23,9 @@ LABELS = dict(zip(ISIC2018_CODES, CLASSES, strict=True))
 
 
 def settings(test_fraction=0.0, on_bad_image="fail"):
-    return {"on_bad_image": on_bad_image, "max_pixels": 10_000_000, "max_uncompressed_bytes": 1_000_000_000,
-            "max_compression_ratio": 200, "split": {"val_fraction": 0.2, "test_fraction": test_fraction}}
+    return IngestSettings.from_config({
+        "on_bad_image": on_bad_image, "max_pixels": 10_000_000, "max_uncompressed_bytes": 1_000_000_000,
+        "max_compression_ratio": 200, "split": {"val_fraction": 0.2, "test_fraction": test_fraction}})
 
 
 def run(tmp_path, folder, **kwargs):

@@ -8,10 +8,12 @@ from PIL import Image
 
 from melanoflow.fileio import read_mask
 from melanoflow.ingest.build import ingest
+from melanoflow.ingest.settings import IngestSettings
 
 CLASSES = ["melanoma", "nevus", "seborrheic_keratosis"]
-SETTINGS = {"on_bad_image": "fail", "max_pixels": 100_000_000, "max_uncompressed_bytes": 5_000_000_000,
-            "max_compression_ratio": 200, "split": {"val_fraction": 0.2, "test_fraction": 0.0}}
+SETTINGS = IngestSettings.from_config({
+    "on_bad_image": "fail", "max_pixels": 100_000_000, "max_uncompressed_bytes": 5_000_000_000,
+    "max_compression_ratio": 200, "split": {"val_fraction": 0.2, "test_fraction": 0.0}})
 
 
 def run(tmp_path, name, dataset):

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from melanoflow.ingest.build import write_dataset
+from melanoflow.ingest.settings import IngestSettings
 from melanoflow.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
@@ -10,7 +11,7 @@ write_dataset(
     snakemake.wildcards.dataset,
     snakemake.params.dataset,
     snakemake.params.classes,
-    snakemake.params.settings,
+    IngestSettings.from_config(snakemake.params.settings),
     snakemake.params.seed,
     images_dir=Path(snakemake.output.images).parent,  # the images land in <images_dir>/<dataset>/
     table_path=snakemake.output.table,

@@ -7,17 +7,13 @@ Kept free of the scoring code (and of torch) so that the workflow can read the k
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Self
 
-from melanoflow.config_checks import check_section_keys
+from melanoflow.config_checks import check_section_keys, field_names
 
 # What every evaluation job's settings hold from outside the evaluation section (the config's top level).
 RUN_KEYS = ("seed", "classes")
-
-
-def field_names(cls) -> tuple[str, ...]:
-    return tuple(field.name for field in fields(cls))
 
 
 def with_variants(cls, section: Mapping, where: str):

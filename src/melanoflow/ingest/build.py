@@ -21,6 +21,7 @@ from tqdm import tqdm
 from melanoflow.fileio import BadInputError, decode_image, write_bytes, write_image, write_json
 from melanoflow.ingest.archive import Limits
 from melanoflow.ingest.readers import READERS, Candidate
+from melanoflow.ingest.settings import IngestSettings, SplitFractions
 from melanoflow.ingest.trap import apply_trap_split
 from melanoflow.tables import (
     IMAGES_SCHEMA,
@@ -44,7 +45,7 @@ class IngestError(BadInputError):
     """The datasets cannot be combined into a manifest (e.g. one image in two splits)."""
 
 
-def ingest(datasets: dict, classes: list[str], settings: dict, seed: int, images_dir: str | Path,
+def ingest(datasets: dict, classes: list[str], settings: IngestSettings, seed: int, images_dir: str | Path,
            manifest_path: str | Path, quarantine_path: str | Path, threads: int = 1,
            splits_path: str | Path | None = None) -> pd.DataFrame:
     """Every dataset through :func:`ingest_dataset`, then :func:`merge_datasets` (the workflow runs these
@@ -57,14 +58,14 @@ def ingest(datasets: dict, classes: list[str], settings: dict, seed: int, images
     return read_images_manifest(manifest_path)
 
 
-def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: dict, seed: int,
+def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: IngestSettings, seed: int,
                    images_dir: str | Path, threads: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Read one dataset, write its images and masks under ``images_dir/<name>/`` and split it.
 
     Returns its manifest rows, its quarantined images and where each of its splits came from.
     """
     results = Path(images_dir).parent  # the run's results folder (config `results`) holds images/
-    limits = Limits(settings["max_uncompressed_bytes"], settings["max_compression_ratio"])
+    limits = Limits(settings.max_uncompressed_bytes, settings.max_compression_ratio)
     rows, quarantined = [], []
     scan = READERS[dataset["format"]](Path(dataset["path"]), limits, dataset)
     if scan.unmatched_labels:
@@ -75,14 +76,14 @@ def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: dict,
                     "workflow predicts them into %s", name, part, count, unscored_predictions_dir(results, name, part))
     mapping = dataset.get("labels") or {label: label for label in classes}
     with ThreadPoolExecutor(max(threads, 1)) as pool:
-        jobs = [pool.submit(extract, name, candidate, mapping, classes, settings["max_pixels"], Path(images_dir))
+        jobs = [pool.submit(extract, name, candidate, mapping, classes, settings.max_pixels, Path(images_dir))
                 for candidate in scan.candidates]
         for job, candidate in tqdm(zip(jobs, scan.candidates, strict=True), total=len(jobs), desc=f"ingest {name}",
                                    mininterval=5):
             try:
                 rows.append(job.result())
             except BadInputError as error:
-                if settings["on_bad_image"] == "fail":
+                if settings.on_bad_image == "fail":
                     pool.shutdown(cancel_futures=True)
                     raise
                 log.warning("quarantined: %s", error)
@@ -92,7 +93,7 @@ def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: dict,
     quarantined = pd.DataFrame(quarantined, columns=QUARANTINE_SCHEMA.names)
     if not rows:
         return pd.DataFrame(columns=IMAGES_SCHEMA.names), quarantined, {}
-    table, sources = assign_splits(pd.DataFrame(rows), {name: dataset}, settings["split"], seed)
+    table, sources = assign_splits(pd.DataFrame(rows), {name: dataset}, settings.split, seed)
     if scan.unscored:
         sources[name][UNSCORED] = {
             "origin": "no ground truth, so not ingested and not scored; predicted into "
@@ -121,9 +122,9 @@ def merge_datasets(parts: list[tuple[pd.DataFrame, pd.DataFrame, dict]]) -> tupl
     return manifest, quarantined, split_summary(manifest, sources)
 
 
-def write_dataset(name: str, dataset: dict, classes: list[str], settings: dict, seed: int, images_dir: str | Path,
-                  table_path: str | Path, quarantine_path: str | Path, sources_path: str | Path,
-                  threads: int = 1) -> None:  # fmt: skip
+def write_dataset(name: str, dataset: dict, classes: list[str], settings: IngestSettings, seed: int,
+                  images_dir: str | Path, table_path: str | Path, quarantine_path: str | Path,
+                  sources_path: str | Path, threads: int = 1) -> None:  # fmt: skip
     """Workflow entry point of one dataset's job: :func:`ingest_dataset`, its three results written."""
     (Path(images_dir) / name).mkdir(parents=True, exist_ok=True)  # the declared folder, even if nothing lands there
     table, quarantined, sources = ingest_dataset(name, dataset, classes, settings, seed, images_dir, threads)
@@ -191,7 +192,8 @@ def extract(dataset: str, candidate: Candidate, mapping: dict, classes: list[str
     }
 
 
-def assign_splits(manifest: pd.DataFrame, datasets: dict, fractions: dict, seed: int) -> tuple[pd.DataFrame, dict]:
+def assign_splits(manifest: pd.DataFrame, datasets: dict, fractions: SplitFractions,
+                  seed: int) -> tuple[pd.DataFrame, dict]:
     """Each dataset's split, and how it was made (``split_sources``: dataset -> split -> origin).
 
     ``official`` keeps the archive's parts and carves any missing val or test part (``fractions``) from
@@ -224,19 +226,20 @@ def assign_splits(manifest: pd.DataFrame, datasets: dict, fractions: dict, seed:
     return manifest, sources
 
 
-def carve_missing_splits(manifest: pd.DataFrame, rows: pd.Series, fractions: dict, seed: int, name: str) -> dict:
+def carve_missing_splits(manifest: pd.DataFrame, rows: pd.Series, fractions: SplitFractions, seed: int,
+                         name: str) -> dict:
     """Carve the val / test parts an official archive lacks from its training part, in place."""
     present = set(manifest.loc[rows, "split"])
     sources = {split: "official" for split in present}
-    missing = {f"{split}_fraction": fractions[f"{split}_fraction"] if split not in present else 0.0
-               for split in ("val", "test")}
+    missing = {split: fractions.of(split) if split not in present else 0.0 for split in ("val", "test")}
     training = rows & (manifest["split"] == "train")
     if not any(missing.values()) or not training.any():
         return sources
     # The fractions are of the whole dataset, as for a stratified split; the training part gives them up.
     share = training.sum() / rows.sum()
-    carved = stratified_group_split(manifest.loc[training],
-                                    {key: min(value / share, 0.9) for key, value in missing.items()}, seed)
+    of_training = SplitFractions(val_fraction=min(missing["val"] / share, 0.9),
+                                 test_fraction=min(missing["test"] / share, 0.9))
+    carved = stratified_group_split(manifest.loc[training], of_training, seed)
     manifest.loc[training, "split"] = carved
     sources["train"] = "official training part, less the images carved out"
     for split in ("val", "test"):
@@ -248,7 +251,7 @@ def carve_missing_splits(manifest: pd.DataFrame, rows: pd.Series, fractions: dic
     return sources
 
 
-def stratified_group_split(rows: pd.DataFrame, fractions: dict, seed: int) -> np.ndarray:
+def stratified_group_split(rows: pd.DataFrame, fractions: SplitFractions, seed: int) -> np.ndarray:
     """train/val/test labels for ``rows``: class proportions kept, images of one lesion kept together."""
     groups = rows["lesion_id"].fillna(rows["image_id"]).to_numpy()
     labels = rows["label"].to_numpy()
@@ -256,7 +259,7 @@ def stratified_group_split(rows: pd.DataFrame, fractions: dict, seed: int) -> np
     remaining = np.arange(len(rows))
     share_left = 1.0
     for name in ("test", "val"):
-        fraction = fractions[f"{name}_fraction"] / share_left
+        fraction = fractions.of(name) / share_left
         if fraction <= 0 or len(remaining) < 2:
             continue
         largest_class = np.unique(labels[remaining], return_counts=True)[1].max()
@@ -267,7 +270,7 @@ def stratified_group_split(rows: pd.DataFrame, fractions: dict, seed: int) -> np
         _, held_out = next(folds.split(remaining, labels[remaining], groups[remaining]))
         split[remaining[held_out]] = name
         remaining = np.setdiff1d(remaining, remaining[held_out])
-        share_left -= fractions[f"{name}_fraction"]
+        share_left -= fractions.of(name)
     return split
 
 

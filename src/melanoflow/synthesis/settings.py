@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from melanoflow.config_checks import check_section_keys
+from melanoflow.config_checks import check_section_keys, field_names
 
 # decoupled: one DCGAN per scarce class; coupled: a generator and a discriminator per class, sharing layers.
 MODES = ("decoupled", "coupled")
@@ -65,7 +65,7 @@ class DedupSettings:
     @classmethod
     def from_config(cls, section: Mapping) -> DedupSettings:
         """A missing or unknown key of the section is an error naming it."""
-        check_section_keys(section, (field.name for field in fields(cls)), "synthesis.dedup")
+        check_section_keys(section, field_names(cls), "synthesis.dedup")
         return cls(**section)
 
 
@@ -79,5 +79,5 @@ class FigureSettings:
     @classmethod
     def from_config(cls, section: Mapping) -> FigureSettings:
         """A missing or unknown key of the section is an error naming it."""
-        check_section_keys(section, (field.name for field in fields(cls)), "synthesis.figures")
+        check_section_keys(section, field_names(cls), "synthesis.figures")
         return cls(**{**section, "quantiles": tuple(section["quantiles"])})
