@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
+from typing import ClassVar, Self
 
 
 class ConfigError(ValueError):
@@ -27,6 +28,19 @@ def check_section_keys(section: Mapping, expected: Iterable[str], where: str) ->
     for problem, names in (("unknown", set(section) - expected), ("missing", expected - set(section))):
         if names:
             raise ValueError(f"{problem} key(s) {', '.join(f'{where}.{name}' for name in sorted(names))}")
+
+
+class SectionSettings:
+    """Base of a frozen settings dataclass whose fields are the keys of one config section."""
+
+    SECTION: ClassVar[str]  # where the section is in the config, e.g. "synthesis.dedup"
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> Self:
+        """The settings of ``section``, lists as tuples (the settings are frozen); a missing or unknown key is
+        an error naming it as ``<SECTION>.<key>``."""
+        check_section_keys(section, field_names(cls), cls.SECTION)
+        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in section.items()})
 
 
 def unknown(names: Iterable[str], known: Iterable[str]) -> list[str]:

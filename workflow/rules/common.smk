@@ -360,8 +360,8 @@ from melanoflow.evaluation.settings import (
 
 
 def evaluation_settings(*keys):
-    """The named keys of the evaluation section with the run's seed and classes, as the evaluation settings'
-    from_config takes them: exactly what one rule reads, so that changing any other setting does not rerun it."""
+    """The named keys of the evaluation section with the run's seed and classes, as the evaluation
+    settings' from_config takes them: exactly what one rule reads (section_settings)."""
     return {
         "evaluation": section_settings("evaluation", *keys),
         "seed": config["seed"],

@@ -10,17 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Self
 
-from melanoflow.config_checks import check_section_keys, field_names
+from melanoflow.config_checks import SectionSettings, check_section_keys, field_names
 
 # What every evaluation job's settings hold from outside the evaluation section (the config's top level).
 RUN_KEYS = ("seed", "classes")
-
-
-def with_variants(cls, section: Mapping, where: str):
-    """``cls`` from a config section that names classifier variants; a missing or unknown key is an error
-    naming it as ``<where>.<key>``."""
-    check_section_keys(section, field_names(cls), where)
-    return cls(**{**section, "variants": tuple(section["variants"])})
 
 
 def evaluation_keys(cls) -> tuple[str, ...]:
@@ -29,17 +22,13 @@ def evaluation_keys(cls) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class BootstrapSettings:
+class BootstrapSettings(SectionSettings):
     """``evaluation.bootstrap``: how many resamples (stratified by true class, the same ones for every
     prediction set) and the intervals' level."""
 
+    SECTION = "evaluation.bootstrap"
     resamples: int
     level: float
-
-    @classmethod
-    def from_config(cls, section: Mapping) -> BootstrapSettings:
-        check_section_keys(section, field_names(cls), "evaluation.bootstrap")
-        return cls(**section)
 
 
 @dataclass(frozen=True)
@@ -94,32 +83,26 @@ class TrapDropSettings(AucSettings):
 
 
 @dataclass(frozen=True)
-class VbpSettings:
+class VbpSettings(SectionSettings):
     """``evaluation.vbp``: the classifiers explained with VisualBackProp, how many test images the occlusion
     figure shows, and where the explanations run."""
 
+    SECTION = "evaluation.vbp"
     variants: tuple[str, ...]
     occlusion_images: int
     device: str
 
-    @classmethod
-    def from_config(cls, section: Mapping) -> VbpSettings:
-        return with_variants(cls, section, "evaluation.vbp")
-
 
 @dataclass(frozen=True)
-class InsertionSettings:
+class InsertionSettings(SectionSettings):
     """``evaluation.artefacts.counterfactual``: whether artefacts are pasted onto clean test images, into
     how many, which classifiers predict them, and where."""
 
+    SECTION = "evaluation.artefacts.counterfactual"
     enabled: bool
     images: int
     variants: tuple[str, ...]
     device: str
-
-    @classmethod
-    def from_config(cls, section: Mapping) -> InsertionSettings:
-        return with_variants(cls, section, "evaluation.artefacts.counterfactual")
 
 
 # What each rule passes of the evaluation section.

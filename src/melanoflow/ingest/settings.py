@@ -8,14 +8,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from melanoflow.config_checks import check_section_keys, field_names
+from melanoflow.config_checks import SectionSettings, check_section_keys, field_names
 
 
 @dataclass(frozen=True)
-class SplitFractions:
+class SplitFractions(SectionSettings):
     """``ingest.split``: the shares of a dataset held out as val and test where ingest splits it (stratified
     datasets, and the parts an official archive lacks)."""
 
+    SECTION = "ingest.split"
     val_fraction: float
     test_fraction: float
 
@@ -38,5 +39,4 @@ class IngestSettings:
     def from_config(cls, section: Mapping) -> IngestSettings:
         """The settings of the ingest section; a missing or unknown key is an error naming it."""
         check_section_keys(section, field_names(cls), "ingest")
-        check_section_keys(section["split"], field_names(SplitFractions), "ingest.split")
-        return cls(**{**section, "split": SplitFractions(**section["split"])})
+        return cls(**{**section, "split": SplitFractions.from_config(section["split"])})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from melanoflow.config_checks import check_section_keys
+from melanoflow.config_checks import SectionSettings, check_section_keys
 
 
 @dataclass(frozen=True)
@@ -40,21 +40,15 @@ class TrainSettings:
 
 
 @dataclass(frozen=True)
-class PredictSettings:
+class PredictSettings(SectionSettings):
     """What mask prediction reads of the segmentation section (config/config.yaml describes each key); where
     it runs is the caller's (the job's segmentation device, the predict command's own)."""
 
+    SECTION = "segmentation"
     threshold: float
     largest_component: bool
     predict_batch_size: int
     mixed_precision: bool
-
-    @classmethod
-    def from_config(cls, section: Mapping) -> PredictSettings:
-        """The settings of the segmentation section's prediction keys; a missing or unknown key is an error
-        naming it."""
-        check_section_keys(section, PREDICTION_KEYS, "segmentation")
-        return cls(**section)
 
 
 # What the training job reads of the config's segmentation section.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from melanoflow.config_checks import check_section_keys, field_names
+from melanoflow.config_checks import SectionSettings, check_section_keys
 
 # decoupled: one DCGAN per scarce class; coupled: a generator and a discriminator per class, sharing layers.
 MODES = ("decoupled", "coupled")
@@ -56,28 +56,19 @@ class GanSettings:
 
 
 @dataclass(frozen=True)
-class DedupSettings:
+class DedupSettings(SectionSettings):
     """``synthesis.dedup`` of the config (config/config.yaml describes each key)."""
 
+    SECTION = "synthesis.dedup"
     mse_threshold: float
     chunk_size: int
 
-    @classmethod
-    def from_config(cls, section: Mapping) -> DedupSettings:
-        """A missing or unknown key of the section is an error naming it."""
-        check_section_keys(section, field_names(cls), "synthesis.dedup")
-        return cls(**section)
-
 
 @dataclass(frozen=True)
-class FigureSettings:
-    """``synthesis.figures`` of the config: the gallery's MSE quantiles and how many smallest-MSE images it shows."""
+class FigureSettings(SectionSettings):
+    """``synthesis.figures`` of the config: the gallery's MSE quantiles and how many smallest-MSE images it
+    shows."""
 
+    SECTION = "synthesis.figures"
     quantiles: tuple[float, ...]
     smallest: int
-
-    @classmethod
-    def from_config(cls, section: Mapping) -> FigureSettings:
-        """A missing or unknown key of the section is an error naming it."""
-        check_section_keys(section, field_names(cls), "synthesis.figures")
-        return cls(**{**section, "quantiles": tuple(section["quantiles"])})
