@@ -11,6 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import ClassVar, Self
 
+# What a job's settings hold from outside their config section (the config's top level).
+RUN_KEYS = ("seed", "classes")
+
 
 class ConfigError(ValueError):
     """A config whose sections disagree; the message names every offending key."""
@@ -19,6 +22,11 @@ class ConfigError(ValueError):
 def field_names(settings_class) -> tuple[str, ...]:
     """The field names of a settings dataclass: the keys of the config section it is built from."""
     return tuple(field.name for field in fields(settings_class))
+
+
+def section_keys(settings_class) -> tuple[str, ...]:
+    """The keys of its config section that a settings class holds: its fields but the run's seed and classes."""
+    return tuple(name for name in field_names(settings_class) if name not in RUN_KEYS)
 
 
 def check_section_keys(section: Mapping, expected: Iterable[str], where: str) -> None:

@@ -21,6 +21,7 @@ from melanoflow.classification.model import (
 )
 from melanoflow.classification.predict import predict_variant
 from melanoflow.classification.recipe import Recipe
+from melanoflow.classification.settings import PredictSettings
 from melanoflow.classification.train import TrainSettings, fit
 from melanoflow.fileio import BadInputError
 from melanoflow.tables import TRAIN_MANIFEST_SCHEMA, predictions_schema, read_table, write_table
@@ -128,11 +129,11 @@ def test_predictions_for_the_test_split_and_purified_test_images(tiny_project):
     torch.manual_seed(0)  # an untrained network: its probabilities are far from saturated
     save_classifier(root / "model.pt", build_classifier("resnet18", 3).eval(),
                     classifier_metadata("resnet18", CLASSES, 32, 40, IMAGENET_MEAN, IMAGENET_STD, None))
-    params = {"device": "cpu", "batch_size": 4, "tta": False}
+    settings = PredictSettings(batch_size=4, tta=False)
     inputs = [str(root / name) for name in ("train.parquet", "cache.npy", "cache.json", "model.pt")]
-    predict_variant(*inputs, str(root / "pred.parquet"), params)
-    predict_variant(*inputs, str(root / "pred.purified.parquet"), params, str(root / "occlusions.parquet"))
-    predict_variant(*inputs, str(root / "pred.tta.parquet"), params | {"tta": True})
+    predict_variant(*inputs, str(root / "pred.parquet"), settings, "cpu")
+    predict_variant(*inputs, str(root / "pred.purified.parquet"), settings, "cpu", str(root / "occlusions.parquet"))
+    predict_variant(*inputs, str(root / "pred.tta.parquet"), replace(settings, tta=True), "cpu")
     schema = predictions_schema(CLASSES)
     both = read_table(root / "pred.parquet", schema)
     purified = read_table(root / "pred.purified.parquet", schema)

@@ -23,6 +23,7 @@ from melanoflow.classification.floor import (
     make_floor_model,
     predict_floor,
 )
+from melanoflow.classification.settings import FloorSettings
 from melanoflow.tables import (
     IMAGES_SCHEMA,
     MASKS_SCHEMA,
@@ -235,9 +236,10 @@ def test_predict_floor_writes_the_predictions_table_and_model(tmp_path, caplog):
         return image, mask
 
     manifest, masks = write_project(tmp_path, rows, make_image)
-    params = {"seed": 1, "classes": CLASSES, "enabled": True, "C": [0.01, 1.0, 100.0]}
+    params = {"C": [0.01, 1.0, 100.0]}
+    settings = FloorSettings.from_config(params, seed=1, classes=CLASSES)
     with caplog.at_level(logging.INFO):
-        predict_floor(manifest, masks, tmp_path / "predictions.parquet", tmp_path / "floor.json", params, 2)
+        predict_floor(manifest, masks, tmp_path / "predictions.parquet", tmp_path / "floor.json", settings, 2)
     assert "test_nevus_0" in caplog.text and "chosen C=" in caplog.text
 
     table = pd.read_parquet(tmp_path / "predictions.parquet")
@@ -290,8 +292,8 @@ def test_floor_beats_chance_on_real_isic_images(tmp_path, shared_data):
         manifest, masks_table = write_project(tmp_path, rows, make_image)
 
     start = time.perf_counter()
-    params = {"seed": 0, "classes": CLASSES, "enabled": True, "C": [0.01, 0.1, 1.0, 10.0]}
-    table = predict_floor(manifest, masks_table, tmp_path / "p.parquet", tmp_path / "m.json", params, 2)
+    settings = FloorSettings.from_config({"C": [0.01, 0.1, 1.0, 10.0]}, seed=0, classes=CLASSES)
+    table = predict_floor(manifest, masks_table, tmp_path / "p.parquet", tmp_path / "m.json", settings, 2)
     elapsed = time.perf_counter() - start
     test = table[table.image_id.isin(picked.image_id[picked.split == "test"])]
     auc = roc_auc_score(test.label == "melanoma", test.prob_melanoma)

@@ -13,6 +13,7 @@ from melanoflow.classification.manifests import (
     build_variant_manifest,
 )
 from melanoflow.classification.recipe import Recipe
+from melanoflow.classification.settings import ManifestSettings
 from melanoflow.tables import (
     IMAGES_SCHEMA,
     TRAIN_MANIFEST_SCHEMA,
@@ -25,9 +26,16 @@ from .conftest import CLASSES
 
 PROPOSED = {"purified": True, "synthetic": True, "flip_targets": {"melanoma": 9, "seborrheic_keratosis": 8},
             "factor": 3}
-PARAMS = {"seed": 200, "classes": CLASSES, "crop_scale": [0.8, 1.0], "resize": 32,
-          "variants": {"baseline": {"purified": False, "synthetic": False, "flip_targets": {}, "factor": 1},
-                       "proposed": PROPOSED}}
+VARIANTS = {"baseline": {"purified": False, "synthetic": False, "flip_targets": {}, "factor": 1},
+            "proposed": PROPOSED}
+# The classification section's keys a manifest job reads besides its variant's recipe.
+MANIFEST_SECTION = {"crop_scale": [0.8, 1.0], "materialise": False, "resize": 32}
+
+
+def manifest_settings(variant: str, **changes) -> ManifestSettings:
+    """The settings of ``variant``'s manifest job as its rule passes them, with ``changes`` to the section."""
+    section = {**MANIFEST_SECTION, "variants": {variant: VARIANTS[variant]}, **changes}
+    return ManifestSettings.from_config(section, variant=variant, seed=200, classes=CLASSES)
 
 
 def write_inputs(project):
@@ -46,7 +54,8 @@ def test_proposed_manifest_file_has_schema_and_recipe_counts(tiny_project):
     images_path, occlusions_path, synthetic_paths = write_inputs(tiny_project)
     out = tiny_project["root"] / "train.proposed.parquet"
     build_variant_manifest(images_path, str(out), str(tiny_project["root"] / "counts.csv"),
-                           str(tiny_project["root"] / "examples"), PARAMS, "proposed", occlusions_path, synthetic_paths)
+                           str(tiny_project["root"] / "examples"), manifest_settings("proposed"), "proposed",
+                           occlusions_path, synthetic_paths)
     manifest = read_training_manifest(out)  # raises unless the schema matches exactly
     assert manifest.columns.tolist() == TRAIN_MANIFEST_SCHEMA.names
     assert manifest["example_id"].is_unique
@@ -79,7 +88,7 @@ def test_val_and_test_rows_are_never_augmented(tiny_project):
 
 
 def test_baseline_is_the_raw_training_images(tiny_project):
-    recipe = Recipe.from_config(PARAMS["variants"]["baseline"], (0.8, 1.0))
+    recipe = Recipe.from_config(VARIANTS["baseline"], (0.8, 1.0))
     manifest, counts = build_training_manifest(tiny_project["images"], recipe, CLASSES, 200)
     train = manifest.loc[manifest["split"] == "train"]
     assert len(train) == 12 and (train["origin"] == "real").all()
@@ -103,7 +112,8 @@ def test_bad_inputs_are_named(tiny_project):
     tiny_project["occlusions"].drop(columns="purified_path").to_parquet(root / "broken.parquet")
     with pytest.raises(SchemaError, match=r"broken\.parquet.*purified_path"):
         build_variant_manifest(images_path, str(root / "m.parquet"), str(root / "c.csv"), str(root / "examples"),
-                               PARAMS, "proposed", str(root / "broken.parquet"), synthetic_paths)
+                               manifest_settings("proposed"), "proposed", str(root / "broken.parquet"),
+                               synthetic_paths)
     images = tiny_project["images"].copy()
     images.loc[0, "label"] = "basal_cell_carcinoma"
     with pytest.raises(SchemaError, match="basal_cell_carcinoma"):
@@ -117,7 +127,8 @@ def test_materialised_manifest_points_at_transformed_files(tiny_project):
     out = tiny_project["root"] / "train.proposed.parquet"
     examples = tiny_project["root"] / "train.proposed.images"
     build_variant_manifest(images_path, str(out), str(tiny_project["root"] / "counts.csv"), str(examples),
-                           {**PARAMS, "materialise": True}, "proposed", occlusions_path, synthetic_paths)
+                           manifest_settings("proposed", materialise=True), "proposed", occlusions_path,
+                           synthetic_paths)
     train = read_training_manifest(out).query("split == 'train'")
     assert train["source_path"].map(lambda path: Path(path).parent == examples).all()
     assert len(list(examples.iterdir())) == len(train)

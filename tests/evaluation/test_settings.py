@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from melanoflow.config_checks import section_keys
 from melanoflow.evaluation.settings import (
     AucSettings,
     BootstrapSettings,
@@ -14,7 +15,6 @@ from melanoflow.evaluation.settings import (
     ScoringSettings,
     TrapDropSettings,
     VbpSettings,
-    evaluation_keys,
 )
 
 CONFIG = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "config.yaml").read_text())
@@ -27,14 +27,14 @@ def without(section: dict, key: str) -> dict:
 
 @pytest.mark.parametrize("cls", [AucSettings, ScoringSettings, ComparisonSettings, TrapDropSettings])
 def test_each_jobs_settings_read_the_keys_its_rule_passes(cls):
-    section = {key: EVALUATION[key] for key in evaluation_keys(cls)}
+    section = {key: EVALUATION[key] for key in section_keys(cls)}
     settings = cls.from_config(section, seed=CONFIG["seed"], classes=CONFIG["classes"])
     assert settings.classes == tuple(CONFIG["classes"])
     assert settings.bootstrap == BootstrapSettings(**EVALUATION["bootstrap"])
 
 
 def test_comparison_settings_name_a_missing_or_unknown_key():
-    section = {key: EVALUATION[key] for key in evaluation_keys(ComparisonSettings)}
+    section = {key: EVALUATION[key] for key in section_keys(ComparisonSettings)}
     with pytest.raises(ValueError, match=r"^missing key\(s\) evaluation\.proposed$"):
         ComparisonSettings.from_config(without(section, "proposed"), seed=1, classes=CONFIG["classes"])
     with pytest.raises(ValueError, match=r"^unknown key\(s\) evaluation\.vbp$"):
@@ -45,7 +45,7 @@ def test_comparison_settings_name_a_missing_or_unknown_key():
 
 
 def test_bootstrap_settings_name_a_missing_or_unknown_key():
-    section = {key: EVALUATION[key] for key in evaluation_keys(AucSettings)}
+    section = {key: EVALUATION[key] for key in section_keys(AucSettings)}
     with pytest.raises(ValueError, match=r"^missing key\(s\) evaluation\.bootstrap\.level$"):
         AucSettings.from_config(section | {"bootstrap": {"resamples": 10}}, seed=1, classes=CONFIG["classes"])
     with pytest.raises(ValueError, match=r"^unknown key\(s\) evaluation\.bootstrap\.paired$"):

@@ -30,7 +30,7 @@ rule artefact_strata:
     conda:
         CONDA_ENV
     params:
-        settings=evaluation_settings(*AUC_KEYS),
+        settings=job_settings("evaluation", *AUC_KEYS),
         prediction_sets=EVALUATED,
         flag_datasets=list(ARTEFACT_FLAGS),
         select_threshold=ARTEFACT_DETECTION_THRESHOLD,
@@ -66,7 +66,7 @@ rule counterfactual_insertion:
     resources:
         gpu=1 if COUNTERFACTUAL["device"] == "cuda" else 0,
     params:
-        settings=evaluation_settings(*AUC_KEYS),
+        settings=job_settings("evaluation", *AUC_KEYS),
         counterfactual=COUNTERFACTUAL,
         flag_datasets=list(ARTEFACT_FLAGS),
         select_threshold=ARTEFACT_DETECTION_THRESHOLD,
@@ -111,7 +111,7 @@ rule trap_drops:
     conda:
         CONDA_ENV
     params:
-        settings=evaluation_settings(*TRAP_DROP_KEYS),
+        settings=job_settings("evaluation", *TRAP_DROP_KEYS),
         prediction_sets=VALIDATED,
         traps={
             name: {"artefact": trap["artefact"], "class": trap["class"]}

@@ -126,7 +126,7 @@ rule classification_train:
     resources:
         gpu=CLASSIFICATION_GPU,
     params:
-        settings=stage_settings("classification", *classifier_training_keys()),
+        settings=job_settings("classification", *CLASSIFIER_TRAINING_KEYS),
     script:
         "../scripts/classification_train.py"
 
@@ -176,7 +176,8 @@ rule classification_predict:
     resources:
         gpu=CLASSIFICATION_GPU,
     params:
-        settings=stage_settings("classification", *CLASSIFIER_PREDICTION_KEYS),
+        settings=section_settings("classification", *CLASSIFIER_PREDICTION_KEYS),
+        device=config["classification"]["device"],
     script:
         "../scripts/classification_predict.py"
 
@@ -204,7 +205,8 @@ rule classification_predict_purified:
     resources:
         gpu=CLASSIFICATION_GPU,
     params:
-        settings=stage_settings("classification", *CLASSIFIER_PREDICTION_KEYS),
+        settings=section_settings("classification", *CLASSIFIER_PREDICTION_KEYS),
+        device=config["classification"]["device"],
     script:
         "../scripts/classification_predict.py"
 
@@ -227,10 +229,6 @@ rule classical_floor:
         CONDA_ENV
     threads: 2
     params:
-        settings={
-            "seed": config["seed"],
-            "classes": CLASSES,
-            **config["classification"]["classical_floor"],
-        },
+        settings=classical_floor_settings(),
     script:
         "../scripts/classical_floor.py"

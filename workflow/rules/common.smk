@@ -78,6 +78,17 @@ def stage_settings(section, *keys):
     }
 
 
+def job_settings(section, *keys):
+    """The named keys of a config section with the run's seed and classes, as the from_config of a job's
+    settings takes them (``<section>=``, ``seed=``, ``classes=``): exactly what one rule reads
+    (section_settings)."""
+    return {
+        section: section_settings(section, *keys),
+        "seed": config["seed"],
+        "classes": CLASSES,
+    }
+
+
 # What segmentation training and inference read of the segmentation section.
 from melanoflow.segmentation.settings import (
     PREDICTION_KEYS as SEGMENTATION_PREDICTION_KEYS,
@@ -263,27 +274,32 @@ def classification_manifest_inputs(wildcards):
 
 
 LESION_CROP = config["classification"]["lesion_crop"]
+# What each classification job reads of the classification section (its settings class's keys).
+from melanoflow.classification.settings import (
+    FLOOR_KEYS as CLASSICAL_FLOOR_KEYS,
+    MANIFEST_KEYS as CLASSIFICATION_MANIFEST_KEYS,
+    PREDICTION_KEYS as CLASSIFIER_PREDICTION_KEYS,
+    TRAINING_JOB_KEYS as CLASSIFIER_TRAINING_KEYS,
+)
 
 
 def classification_manifest_params(wildcards):
     """A variant's manifest reads its own recipe only: editing another variant's recipe reruns nothing here."""
+    settings = job_settings("classification", *CLASSIFICATION_MANIFEST_KEYS)
     recipe = config["classification"]["variants"][wildcards.variant]
-    return stage_settings("classification", "crop_scale", "materialise", "resize") | {
-        "variants": {wildcards.variant: recipe}
+    settings["classification"]["variants"] = {wildcards.variant: recipe}
+    return settings
+
+
+def classical_floor_settings():
+    """What the classical floor reads of its section (not `enabled`, which decides whether it runs at all),
+    with the run's seed and classes, as FloorSettings.from_config takes them."""
+    floor = config["classification"]["classical_floor"]
+    return {
+        "classical_floor": {key: floor[key] for key in CLASSICAL_FLOOR_KEYS},
+        "seed": config["seed"],
+        "classes": CLASSES,
     }
-
-
-def classifier_training_keys():
-    """The settings a classifier's training reads: TrainSettings' fields, where it runs, the lesion crop."""
-    from dataclasses import fields
-
-    from melanoflow.classification.settings import TrainSettings
-
-    return (*(field.name for field in fields(TrainSettings)), "device", "lesion_crop")
-
-
-# Prediction reads the batch size, where it runs and whether to average flipped copies (`tta`).
-CLASSIFIER_PREDICTION_KEYS = ("device", "batch_size", "tta")
 
 
 def lesion_masks(wildcards=None):
@@ -357,16 +373,6 @@ from melanoflow.evaluation.settings import (
     SCORING_KEYS,
     TRAP_DROP_KEYS,
 )
-
-
-def evaluation_settings(*keys):
-    """The named keys of the evaluation section with the run's seed and classes, as the evaluation
-    settings' from_config takes them: exactly what one rule reads (section_settings)."""
-    return {
-        "evaluation": section_settings("evaluation", *keys),
-        "seed": config["seed"],
-        "classes": CLASSES,
-    }
 
 
 ARTEFACT_FLAGS = config["evaluation"]["artefacts"]["flags"]

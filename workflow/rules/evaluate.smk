@@ -15,7 +15,7 @@ rule evaluate_variant:
     conda:
         CONDA_ENV
     params:
-        settings=evaluation_settings(*SCORING_KEYS),
+        settings=job_settings("evaluation", *SCORING_KEYS),
     script:
         "../scripts/evaluation_metrics.py"
 
@@ -63,7 +63,7 @@ rule compare_variants:
     conda:
         CONDA_ENV
     params:
-        settings=evaluation_settings(*COMPARISON_KEYS),
+        settings=job_settings("evaluation", *COMPARISON_KEYS),
         variants=EVALUATED,
     script:
         "../scripts/evaluation_compare.py"
@@ -89,7 +89,7 @@ rule compare_variants_on_validation:
     conda:
         CONDA_ENV
     params:
-        settings=evaluation_settings(*COMPARISON_KEYS),
+        settings=job_settings("evaluation", *COMPARISON_KEYS),
         variants=VALIDATED,
     script:
         "../scripts/evaluation_compare_validation.py"

@@ -1,5 +1,6 @@
 """Snakemake adapter: train one variant's classifier (the epoch `selection` picks on the validation split)."""
 
+from melanoflow.classification.settings import TrainJobSettings
 from melanoflow.classification.train import train_variant
 from melanoflow.runtime import setup_logging
 
@@ -10,6 +11,6 @@ train_variant(
     snakemake.input.index,
     snakemake.output.model,
     snakemake.output.history,
-    snakemake.params.settings,
+    TrainJobSettings.from_config(**snakemake.params.settings),
     threads=snakemake.threads,
 )

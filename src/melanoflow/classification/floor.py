@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -57,6 +57,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
+from melanoflow.classification.settings import FloorSettings
 from melanoflow.fileio import BadInputError, read_image, read_mask, write_json
 from melanoflow.tables import (
     PREDICTED_SPLITS,
@@ -322,15 +323,15 @@ def predictions_table(rows: pd.DataFrame, probabilities: np.ndarray, classes: Se
 
 
 def predict_floor(images_manifest_path: str | os.PathLike, masks_table_path: str | os.PathLike,
-                  predictions_path: str | os.PathLike, model_path: str | os.PathLike, params: Mapping,
+                  predictions_path: str | os.PathLike, model_path: str | os.PathLike, settings: FloorSettings,
                   threads: int = 1) -> pd.DataFrame:
     """Workflow entry point: fit the classical floor and write its predictions for the val and test rows.
 
-    ``params``: ``classes``, ``seed`` and ``C`` (the grid). The model file (JSON) holds the chosen C, the
-    validation AUCs of every C tried, the feature names and the coefficients.
+    The model file (JSON) holds the chosen C, the validation AUCs of every C tried, the feature names and
+    the coefficients.
     """
     cv2.setNumThreads(1)  # the thread pool parallelises over images
-    classes = list(params["classes"])
+    classes = list(settings.classes)
     images = read_images_manifest(images_manifest_path)
     rows = with_lesion_masks(images, read_columns(masks_table_path, ["image_id", "dataset", "mask_path"]),
                              str(masks_table_path))
@@ -338,7 +339,7 @@ def predict_floor(images_manifest_path: str | os.PathLike, masks_table_path: str
         raise ValueError(f"{images_manifest_path}: no test rows to predict")
     log.info("classical floor: %d images (%s)", len(rows), rows["split"].value_counts().to_dict())
     features = feature_table(rows, threads)
-    model, summary = fit_floor(features, rows["label"], rows["split"], classes, params["C"], params["seed"])
+    model, summary = fit_floor(features, rows["label"], rows["split"], classes, settings.C, settings.seed)
     predicted = rows["split"].isin(PREDICTED_SPLITS).to_numpy()
     probabilities = class_probabilities(model, features.loc[predicted], classes)
     table = predictions_table(rows.loc[predicted], probabilities, classes)

@@ -31,6 +31,7 @@ from melanoflow.classification.recipe import (
     copy_transforms,
     stage_counts,
 )
+from melanoflow.classification.settings import ManifestSettings
 from melanoflow.tables import (
     TRAIN_MANIFEST_SCHEMA,
     SchemaError,
@@ -140,21 +141,21 @@ def read_synthetic_tables(paths: Iterable[str | os.PathLike], classes: list[str]
     return tables
 
 
-def build_variant_manifest(images_path: str, out_path: str, counts_path: str, examples_dir: str, params: Mapping,
-                           variant: str, occlusions_path: str | None = None, synthetic_paths: Iterable[str] = ()) -> None:
+def build_variant_manifest(images_path: str, out_path: str, counts_path: str, examples_dir: str,
+                           settings: ManifestSettings, variant: str, occlusions_path: str | None = None,
+                           synthetic_paths: Iterable[str] = ()) -> None:
     """Workflow entry point: read the inputs, build ``variant``'s manifest, write it and its per-class counts
     after each recipe step (CSV, drawn by :func:`melanoflow.classification.figures.draw_counts`).
     ``examples_dir`` is created in any case (a declared output) and holds the examples with ``materialise``."""
-    classes = list(params["classes"])
-    recipe = Recipe.from_config(params["variants"][variant], params["crop_scale"])
+    classes, recipe = list(settings.classes), settings.recipe
     images = read_images_manifest(images_path)
     occlusions = read_columns(occlusions_path, OCCLUSION_COLUMNS) if recipe.purified else None
     synthetic = read_synthetic_tables(synthetic_paths, classes) if recipe.synthetic else None
-    manifest, counts = build_training_manifest(images, recipe, classes, params["seed"], occlusions, synthetic)
+    manifest, counts = build_training_manifest(images, recipe, classes, settings.seed, occlusions, synthetic)
     log.info("variant %s: %s\n%s", variant, recipe, counts.to_string())
     Path(examples_dir).mkdir(parents=True, exist_ok=True)
-    if params.get("materialise"):
-        manifest = materialise(manifest, Path(examples_dir), int(params["resize"]))
+    if settings.materialise:
+        manifest = materialise(manifest, Path(examples_dir), settings.resize)
     write_table(manifest, out_path, TRAIN_MANIFEST_SCHEMA)
     fileio.write_text(counts_path, counts.rename_axis("class").to_csv())
 

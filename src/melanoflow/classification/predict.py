@@ -10,7 +10,6 @@ purified copy; unoccluded images stay as they are, exactly as in the training se
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -20,6 +19,7 @@ from torchvision.transforms.v2 import functional as F
 from melanoflow.classification.cache import ImageCache, build_cache, lesion_boxes, open_cache
 from melanoflow.classification.data import ManifestImages, make_loader, to_model_input
 from melanoflow.classification.model import for_inference, load_classifier
+from melanoflow.classification.settings import PredictSettings
 from melanoflow.runtime import select_device
 from melanoflow.tables import (
     PREDICTED_SPLITS,
@@ -107,12 +107,13 @@ def with_purified_sources(rows: pd.DataFrame, occlusions: pd.DataFrame, name: st
 
 
 def predict_variant(manifest_path: str, cache_path: str, index_path: str, model_path: str, out_path: str,
-                    params: Mapping, occlusions_path: str | None = None, threads: int = 1,
-                    masks_path: str | None = None) -> None:
-    """Workflow entry point: predictions for every split but training (manifest.PREDICTED_SPLITS); with ``occlusions_path``, on the test
-    images only, each occluded one replaced by its purified copy (test-time purification)."""
+                    settings: PredictSettings, device_name: str, occlusions_path: str | None = None,
+                    threads: int = 1, masks_path: str | None = None) -> None:
+    """Workflow entry point: predictions for every split but training (manifest.PREDICTED_SPLITS), on the
+    device ``device_name`` names; with ``occlusions_path``, on the test images only, each occluded one
+    replaced by its purified copy (test-time purification)."""
     torch.set_num_threads(threads)
-    device = select_device(params["device"])
+    device = select_device(device_name)
     model, meta = load_classifier(model_path, device)
     rows = read_training_manifest(manifest_path)
     rows = rows.loc[rows["split"].isin(["test"] if occlusions_path else PREDICTED_SPLITS)]
@@ -132,5 +133,5 @@ def predict_variant(manifest_path: str, cache_path: str, index_path: str, model_
         if cache.size != meta["resize"]:
             raise ValueError(f"{cache_path}: images cached at {cache.size}px, but {model_path} was trained on "
                              f"{meta['resize']}px")
-    predictions = predict_rows(model, meta, rows, cache, int(params["batch_size"]), device, bool(params["tta"]))
+    predictions = predict_rows(model, meta, rows, cache, settings.batch_size, device, settings.tta)
     write_table(predictions, out_path, predictions_schema(meta["classes"]))

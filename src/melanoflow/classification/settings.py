@@ -1,16 +1,20 @@
-"""The classifier's training settings: one dataclass, read from the config's classification section.
+"""The classification jobs' settings: frozen dataclasses, each built once from the keys of the config's
+classification section that its rule passes (and the run's seed and classes where the job reads them), and
+which keys each rule passes.
 
-Kept free of torch so that the workflow can read which settings training uses when it plans the DAG.
-The config holds every value (config/config.yaml documents each); the dataclass has no defaults of its
-own, so that a missing setting is an error rather than a second, silently diverging default.
+Kept free of torch so that the workflow can read the keys when it plans the DAG. The config holds every
+value (config/config.yaml documents each); the dataclasses have no defaults of their own, so that a missing
+setting is an error rather than a second, silently diverging default.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Self
 
-from melanoflow.config_checks import check_section_keys
+from melanoflow.classification.recipe import Recipe
+from melanoflow.config_checks import SectionSettings, check_section_keys, field_names, section_keys
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine")
@@ -18,13 +22,12 @@ SAMPLINGS = ("uniform", "balanced")
 # How the kept epoch is chosen: lowest validation loss (reference code), highest validation mean one-vs-rest
 # AUC (blind to class priors, which balanced sampling shifts), or the last epoch (the schedule's end).
 SELECTIONS = ("val_loss", "val_auc", "last")
-# What the training job reads besides TrainSettings: the run's seed and classes, where it runs, and the
-# margin its image cache cropped lesions with (recorded in the classifier).
-JOB_KEYS = ("seed", "classes", "device", "lesion_crop")
 
 
 @dataclass(frozen=True)
 class TrainSettings:
+    """How a classifier is trained: the classification section's training keys."""
+
     arch: str
     weights: str | None  # state dict path or torchvision weights name; None = random initialisation
     input_size: int
@@ -54,5 +57,89 @@ class TrainSettings:
     def from_config(cls, section: Mapping) -> TrainSettings:
         """The settings of the classification section's training keys; a missing or unknown key is an
         error naming it."""
-        check_section_keys(section, (field.name for field in fields(cls)), "classification")
+        check_section_keys(section, field_names(cls), "classification")
         return cls(**section)
+
+
+@dataclass(frozen=True)
+class TrainJobSettings:
+    """What a classifier's training job reads: the training settings, where it trains, the margin its image
+    cache cropped lesions with (recorded in the classifier), and the run's seed and classes."""
+
+    training: TrainSettings
+    device: str
+    lesion_crop: float | None
+    seed: int
+    classes: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, classification: Mapping, *, seed: int, classes: Sequence[str]) -> Self:
+        """The settings of the classification section's keys the job reads (TRAINING_JOB_KEYS;
+        ``classification``: those keys alone), the run's ``seed`` and ``classes``; a missing or unknown key
+        is an error naming it."""
+        check_section_keys(classification, TRAINING_JOB_KEYS, "classification")
+        training = TrainSettings.from_config({key: classification[key] for key in field_names(TrainSettings)})
+        return cls(training, classification["device"], classification["lesion_crop"], seed, tuple(classes))
+
+
+@dataclass(frozen=True)
+class ManifestSettings:
+    """What building one variant's training manifest reads: its recipe (``classification.variants.<variant>``
+    with ``classification.crop_scale``), whether and at what size its examples are also written as images
+    (``materialise``, ``resize``), and the run's seed and classes."""
+
+    recipe: Recipe
+    materialise: bool
+    resize: int
+    seed: int
+    classes: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, classification: Mapping, *, variant: str, seed: int, classes: Sequence[str]) -> Self:
+        """The settings of the classification section's keys the job reads (MANIFEST_KEYS, ``variants``
+        holding ``variant``'s recipe alone), the run's ``seed`` and ``classes``; a missing or unknown key is an
+        error naming it."""
+        check_section_keys(classification, MANIFEST_KEYS, "classification")
+        check_section_keys(classification["variants"], (variant,), "classification.variants")
+        recipe = classification["variants"][variant]
+        check_section_keys(recipe, RECIPE_KEYS, f"classification.variants.{variant}")
+        return cls(Recipe.from_config(recipe, classification["crop_scale"]), classification["materialise"],
+                   classification["resize"], seed, tuple(classes))
+
+
+@dataclass(frozen=True)
+class PredictSettings(SectionSettings):
+    """What a classifier's predictions read of the classification section: the batch size and whether to
+    average the four flips of each image (``tta``); where it runs is the caller's (the job's
+    classification device, the predict command's own)."""
+
+    SECTION = "classification"
+    batch_size: int
+    tta: bool
+
+
+@dataclass(frozen=True)
+class FloorSettings:
+    """What the classical floor reads: the grid of C it chooses from (``classification.classical_floor``;
+    ``enabled`` is read when the workflow plans the DAG) and the run's seed and classes."""
+
+    C: tuple[float, ...]
+    seed: int
+    classes: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, classical_floor: Mapping, *, seed: int, classes: Sequence[str]) -> Self:
+        """The settings of the ``classification.classical_floor`` keys the job reads (FLOOR_KEYS), the run's
+        ``seed`` and ``classes``; a missing or unknown key is an error naming it."""
+        check_section_keys(classical_floor, FLOOR_KEYS, "classification.classical_floor")
+        return cls(tuple(classical_floor["C"]), seed, tuple(classes))
+
+
+# What each rule passes of the classification section.
+TRAINING_JOB_KEYS = (*field_names(TrainSettings), *(name for name in section_keys(TrainJobSettings)
+                                                   if name != "training"))
+# A variant's recipe is built with the crop scale, which is not part of the variant's own section.
+RECIPE_KEYS = tuple(name for name in field_names(Recipe) if name != "crop_scale")
+MANIFEST_KEYS = ("variants", "crop_scale", *(name for name in section_keys(ManifestSettings) if name != "recipe"))
+PREDICTION_KEYS = field_names(PredictSettings)
+FLOOR_KEYS = section_keys(FloorSettings)

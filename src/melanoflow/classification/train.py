@@ -24,7 +24,6 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import asdict
 
 import numpy as np
@@ -45,7 +44,7 @@ from melanoflow.classification.data import (
     to_model_input,
 )
 from melanoflow.classification.model import build_classifier, classifier_metadata, save_classifier
-from melanoflow.classification.settings import JOB_KEYS, TrainSettings
+from melanoflow.classification.settings import TrainJobSettings, TrainSettings
 from melanoflow.resume import Resume, fingerprint
 from melanoflow.runtime import (
     autocast,
@@ -226,10 +225,9 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
 
 
 def train_variant(manifest_path: str, cache_path: str, index_path: str, model_path: str, history_path: str,
-                  params: Mapping, threads: int = 1) -> None:
+                  settings: TrainJobSettings, threads: int = 1) -> None:
     """Workflow entry point: train one variant's classifier from its manifest and image cache."""
     torch.set_num_threads(threads)
-    device = select_device(params["device"])
-    settings = TrainSettings.from_config({key: value for key, value in params.items() if key not in JOB_KEYS})
-    fit(read_training_manifest(manifest_path), open_cache(cache_path, index_path), settings,
-        list(params["classes"]), params["seed"], model_path, history_path, device, lesion_crop=params["lesion_crop"])
+    fit(read_training_manifest(manifest_path), open_cache(cache_path, index_path), settings.training,
+        list(settings.classes), settings.seed, model_path, history_path, select_device(settings.device),
+        lesion_crop=settings.lesion_crop)

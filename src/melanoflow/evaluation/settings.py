@@ -10,15 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Self
 
-from melanoflow.config_checks import SectionSettings, check_section_keys, field_names
-
-# What every evaluation job's settings hold from outside the evaluation section (the config's top level).
-RUN_KEYS = ("seed", "classes")
-
-
-def evaluation_keys(cls) -> tuple[str, ...]:
-    """The keys of the evaluation section that a settings class holds: its fields but the run's seed and classes."""
-    return tuple(name for name in field_names(cls) if name not in RUN_KEYS)
+from melanoflow.config_checks import SectionSettings, check_section_keys, section_keys
 
 
 @dataclass(frozen=True)
@@ -46,7 +38,7 @@ class AucSettings:
     def from_config(cls, evaluation: Mapping, *, seed: int, classes: Sequence[str]) -> Self:
         """The settings of the keys of the evaluation section that ``cls`` holds (``evaluation``: those keys
         alone), the run's ``seed`` and ``classes``; a missing or unknown key is an error naming it."""
-        check_section_keys(evaluation, evaluation_keys(cls), "evaluation")
+        check_section_keys(evaluation, section_keys(cls), "evaluation")
         return cls(**cls.typed(evaluation), seed=seed, classes=tuple(classes))
 
     @classmethod
@@ -106,7 +98,7 @@ class InsertionSettings(SectionSettings):
 
 
 # What each rule passes of the evaluation section.
-AUC_KEYS = evaluation_keys(AucSettings)
-SCORING_KEYS = evaluation_keys(ScoringSettings)
-COMPARISON_KEYS = evaluation_keys(ComparisonSettings)
-TRAP_DROP_KEYS = evaluation_keys(TrapDropSettings)
+AUC_KEYS = section_keys(AucSettings)
+SCORING_KEYS = section_keys(ScoringSettings)
+COMPARISON_KEYS = section_keys(ComparisonSettings)
+TRAP_DROP_KEYS = section_keys(TrapDropSettings)
