@@ -32,9 +32,10 @@ import numpy as np
 import yaml
 
 from melanoflow.fileio import decode_image, write_json, write_text
-from melanoflow.purification.classic import ClassicSettings, grow, purify_classic
-from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazor
-from melanoflow.purification.paper import PaperSettings, purify_paper
+from melanoflow.purification.classic import grow, purify_classic
+from melanoflow.purification.dullrazor import purify_dullrazor
+from melanoflow.purification.paper import purify_paper
+from melanoflow.purification.settings import ClassicSettings, DullRazorSettings, PaperSettings
 
 import purification_metrics as metrics
 from occlusions import draw_occlusions

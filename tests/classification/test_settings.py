@@ -1,5 +1,5 @@
-"""The classification jobs' settings: built from the keys each rule passes of the paper's config, and a missing
-or unknown key is an error naming it."""
+"""The classification jobs' settings: built from the keys each rule passes of the paper's config, and a
+missing or unknown key is an error naming it."""
 
 import pytest
 
@@ -40,7 +40,8 @@ def manifest_section(variant: str) -> dict:
 
 def test_each_jobs_settings_read_the_keys_its_rule_passes():
     training = TrainJobSettings.from_config(training_section(), **RUN)
-    assert training.training == TrainSettings.from_config({key: CLASSIFICATION[key] for key in field_names(TrainSettings)})
+    training_keys = field_names(TrainSettings)
+    assert training.training == TrainSettings.from_config({key: CLASSIFICATION[key] for key in training_keys})
     assert (training.device, training.lesion_crop, training.seed) == ("auto", None, CONFIG["seed"])
     assert training.classes == tuple(CONFIG["classes"])
     manifest = ManifestSettings.from_config(manifest_section("proposed"), variant="proposed", **RUN)

@@ -1,8 +1,11 @@
-"""Small skin-like scenes drawn in continuous coordinates, so the same scene can be rendered at any size."""
+"""Small skin-like scenes drawn in continuous coordinates, so the same scene can be rendered at any size, and
+the configured purification settings."""
 
 import cv2
 import numpy as np
 import pytest
+
+from tests.conftest import default_config
 
 SKIN = (205, 150, 128)
 LESION = (110, 70, 45)
@@ -46,3 +49,8 @@ def scene(height: int, width: int, with_lesion: bool, hair: bool, seed: int = 0,
 @pytest.fixture
 def make_scene():
     return scene
+
+
+def configured_purification() -> dict:
+    """config/config.yaml's purification section: whole method sections for tests not about their values."""
+    return default_config()["purification"]

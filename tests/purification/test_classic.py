@@ -9,7 +9,6 @@ import pytest
 from bench.purification_metrics import psnr
 from melanoflow.demo.generate import visibly_changed
 from melanoflow.purification.classic import (
-    ClassicSettings,
     detect_occlusions,
     disc,
     grow,
@@ -17,8 +16,9 @@ from melanoflow.purification.classic import (
     normalized_convolution_fill,
     purify_classic,
 )
-from melanoflow.purification.dullrazor import DullRazorSettings, purify_dullrazor
-from tests.purification.conftest import HAIR, SKIN
+from melanoflow.purification.dullrazor import purify_dullrazor
+from melanoflow.purification.settings import ClassicSettings, DullRazorSettings
+from tests.purification.conftest import HAIR, SKIN, configured_purification
 
 # the improved method with the paper's lesion overlay alone protecting the lesion
 OVERLAY_ONLY = ClassicSettings(remove_inside_lesion=False)
@@ -99,10 +99,11 @@ def test_masks_match_across_resolutions(make_scene):
 
 
 def test_unknown_or_invalid_settings_are_named():
+    improved = configured_purification()["improved"]
     with pytest.raises(ValueError, match="radius_px"):
-        ClassicSettings.from_config({"radius_px": 3})
+        ClassicSettings.from_config({**improved, "radius_px": 3})
     with pytest.raises(ValueError, match="blur"):
-        ClassicSettings.from_config({"fill": "blur"})
+        ClassicSettings.from_config({**improved, "fill": "blur"})
 
 
 def test_dullrazor_removes_a_dark_line_and_ignores_the_lesion(make_scene):

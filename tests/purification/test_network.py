@@ -10,17 +10,18 @@ import torchvision
 
 from melanoflow.fileio import BadInputError, read_image, write_image
 from melanoflow.purification import train as train_module
-from melanoflow.purification.classic import ClassicSettings
 from melanoflow.purification.network import InpaintingLoss, NetworkPurifier, load_vgg16_features, to_image
+from melanoflow.purification.settings import ClassicSettings
 from melanoflow.purification.train import NetworkSettings, run_fingerprint, train_network
 from melanoflow.resume import resume_path
 from melanoflow.tables import IMAGES_SCHEMA, read_images_manifest, write_images_manifest
-from tests.purification.conftest import scene
+from tests.purification.conftest import configured_purification, scene
 
 WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
 TINY_NETWORK = {"base_channels": 4, "depth": 2, "image_size": 32, "batch_size": 2, "adam_steps": 3, "sgd_steps": 2,
                 "adam_lr": 2e-4, "sgd_lr": 1e-4, "random_strokes": 2, "loss_weights": WEIGHTS, "vgg16_weights": None,
                 "checkpoint_every": 2}
+IMPROVED = configured_purification()["improved"]
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def training_inputs(tmp_path):
         mask_rows.append({"image_id": image_id, "dataset": "demo", "mask_path": str(mask_path)})
     write_images_manifest(pd.DataFrame(rows, columns=IMAGES_SCHEMA.names), tmp_path / "images.parquet")
     pd.DataFrame(mask_rows).to_parquet(tmp_path / "masks.parquet")
-    return tmp_path, NetworkSettings.from_config(TINY_NETWORK, improved={}, device="cpu", seed=200)
+    return tmp_path, NetworkSettings.from_config(TINY_NETWORK, improved=IMPROVED, device="cpu", seed=200)
 
 
 def test_training_runs_both_phases_and_the_network_purifies(training_inputs):
@@ -160,21 +161,22 @@ def test_a_resume_file_for_other_images_under_the_same_paths_starts_over(trainin
 def test_network_settings_name_a_missing_or_unknown_key():
     without_depth = {key: value for key, value in TINY_NETWORK.items() if key != "depth"}
     with pytest.raises(ValueError, match=r"^missing key\(s\) purification\.network\.depth$"):
-        NetworkSettings.from_config(without_depth, improved={}, device="cpu", seed=200)
+        NetworkSettings.from_config(without_depth, improved=IMPROVED, device="cpu", seed=200)
     with pytest.raises(ValueError, match=r"^unknown key\(s\) purification\.network\.steps$"):
-        NetworkSettings.from_config({**TINY_NETWORK, "steps": 5}, improved={}, device="cpu", seed=200)
-    with pytest.raises(ValueError, match=r"purification\.improved: unknown keys \['radius'\]"):
-        NetworkSettings.from_config(TINY_NETWORK, improved={"radius": 3}, device="cpu", seed=200)
+        NetworkSettings.from_config({**TINY_NETWORK, "steps": 5}, improved=IMPROVED, device="cpu", seed=200)
+    with pytest.raises(ValueError, match=r"^unknown key\(s\) purification\.improved\.radius$"):
+        NetworkSettings.from_config(TINY_NETWORK, improved={**IMPROVED, "radius": 3}, device="cpu", seed=200)
 
 
 def test_the_resume_stamp_follows_every_setting_but_the_checkpoint_interval_and_device():
     rows = pd.DataFrame({"image_path": [], "lesion_mask_path": []})
 
-    def stamp(network=TINY_NETWORK, improved=None, device="cpu", seed=200):
-        settings = NetworkSettings.from_config(network, improved=improved or {}, device=device, seed=seed)
+    def stamp(network=TINY_NETWORK, improved=IMPROVED, device="cpu", seed=200):
+        settings = NetworkSettings.from_config(network, improved=improved, device=device, seed=seed)
         return run_fingerprint(rows, settings)["settings"]
 
     assert stamp() == stamp({**TINY_NETWORK, "checkpoint_every": 7}, device="cuda")
-    assert stamp() == stamp(improved={"threshold": ClassicSettings().threshold})  # the default spelled out
-    for changed in (stamp({**TINY_NETWORK, "sgd_lr": 1e-3}), stamp(improved={"threshold": 0.2}), stamp(seed=1)):
+    assert stamp() == stamp(improved={**IMPROVED, "threshold": ClassicSettings().threshold})  # the default spelled out
+    for changed in (stamp({**TINY_NETWORK, "sgd_lr": 1e-3}), stamp(improved={**IMPROVED, "threshold": 0.2}),
+                    stamp(seed=1)):
         assert changed != stamp()

@@ -5,14 +5,12 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
-import yaml
 
-from melanoflow.purification.classic import ClassicSettings, luminance, purify_classic
-from melanoflow.purification.paper import PaperSettings, purify_paper
+from melanoflow.purification.classic import luminance, purify_classic
+from melanoflow.purification.paper import purify_paper
 from melanoflow.purification.run import make_purifier
-from melanoflow.purification.settings import PurifierSettings
-from tests.conftest import REPO
-from tests.purification.conftest import HAIR, LESION, SKIN
+from melanoflow.purification.settings import ClassicSettings, PaperSettings, PurifierSettings
+from tests.purification.conftest import HAIR, LESION, SKIN, configured_purification
 
 # The improved method with every addition to the paper's steps switched off, spelled out by hand.
 IMPROVED_AS_PAPER = replace(
@@ -42,7 +40,7 @@ def test_paper_is_the_improved_code_with_its_additions_off(make_scene, height, w
 
 def test_configured_paper_method_is_the_papers_settings():
     """config.yaml's default method is paper, with the paper's element, threshold and reference size."""
-    configured = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["purification"]
+    configured = configured_purification()
     assert configured["method"] == "paper"
     settings = PaperSettings.from_config(configured["paper"])
     assert settings == PaperSettings()

@@ -19,9 +19,9 @@ from melanoflow.tables import (
     write_images_manifest,
     write_table,
 )
-from tests.purification.conftest import scene
+from tests.purification.conftest import configured_purification, scene
 
-IMPROVED = PurifierSettings.from_config({"method": "improved", "improved": {}})
+IMPROVED = PurifierSettings.from_config({"method": "improved", "improved": configured_purification()["improved"]})
 SELECT_THRESHOLD = 0.005
 MASKS_COLUMNS = ["image_id", "dataset", "split", "mask_path", "lesion_fraction"]
 

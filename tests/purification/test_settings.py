@@ -1,15 +1,15 @@
-"""The purifier's settings: the configured method with the sections it reads, and a missing or unknown key
-is an error naming it."""
+"""The purification settings: each method's section, the purifier's (the configured method with the sections
+it reads), and a missing or unknown key is an error naming it."""
+
+from dataclasses import asdict
 
 import pytest
-import yaml
 
 from melanoflow.purification.base import purifier_keys
-from melanoflow.purification.classic import ClassicSettings
-from melanoflow.purification.settings import PurifierSettings
-from tests.conftest import REPO
+from melanoflow.purification.settings import SECTION_SETTINGS, ClassicSettings, PurifierSettings
+from tests.purification.conftest import configured_purification
 
-PURIFICATION = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["purification"]
+PURIFICATION = configured_purification()
 
 
 @pytest.mark.parametrize("method", ["paper", "improved", "dullrazor", "network"])
@@ -30,3 +30,14 @@ def test_purifier_settings_name_a_missing_or_unknown_key():
         PurifierSettings.from_config({"method": "improved", "improved": {}, "paper": {}, "device": "cpu"})
     with pytest.raises(ValueError, match=r"^purification\.method must be .*, got None$"):
         PurifierSettings.from_config({"improved": {}})
+
+
+@pytest.mark.parametrize("section", sorted(SECTION_SETTINGS))
+def test_method_settings_name_a_missing_or_unknown_key(section):
+    configured = PURIFICATION[section]
+    assert asdict(SECTION_SETTINGS[section].from_config(configured)) == configured
+    without_threshold = {key: value for key, value in configured.items() if key != "threshold"}
+    with pytest.raises(ValueError, match=rf"^missing key\(s\) purification\.{section}\.threshold$"):
+        SECTION_SETTINGS[section].from_config(without_threshold)
+    with pytest.raises(ValueError, match=rf"^unknown key\(s\) purification\.{section}\.radius$"):
+        SECTION_SETTINGS[section].from_config({**configured, "radius": 3})

@@ -1,8 +1,8 @@
-"""What every purification method returns, and how method settings are read from config."""
+"""What every purification method returns, and which config sections each method reads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,11 +33,3 @@ class Purification:
     @property
     def occluded_fraction(self) -> float:
         return float(self.occlusion.mean())
-
-
-def settings_from_section(cls, section: dict, name: str):
-    """Build the settings dataclass ``cls`` from a config section, naming unknown keys."""
-    unknown = set(section) - {field.name for field in fields(cls)}
-    if unknown:
-        raise ValueError(f"{name}: unknown keys {sorted(unknown)}")
-    return cls(**section)

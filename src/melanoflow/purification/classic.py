@@ -35,56 +35,20 @@ may be as faint as ``faint_threshold``) and stay thin as a whole, so lesion text
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from skimage.morphology import remove_small_holes
 
-from melanoflow.purification.base import Purification, settings_from_section
+from melanoflow.purification.base import Purification
+from melanoflow.purification.settings import ClassicSettings
 
-FILLS = ("normalized", "closing", "telea")
 # A hair (with whatever merged into it) is a line: its mean width is at most this many element diameters.
 HAIR_WIDTH_LIMIT = 3
 # A faint line found on its own (no stronger hair to continue) must be at most this wide to count.
 FAINT_LINE_WIDTH_LIMIT = 1
 # Normalized-convolution fill: a pixel is estimated at the first scale whose valid weight reaches this.
 MIN_SUPPORT = 0.05
-
-
-@dataclass(frozen=True)
-class ClassicSettings:
-    """Parameters of the improved method (config ``purification.improved``).
-
-    Lengths are in pixels and areas in pixels^2 at the reference size.
-    """
-
-    reference_size: float = 400.0  # sqrt(height * width) at which the lengths below are given
-    element_radius: float = 3.0  # closing element (disc) radius; the paper's 3 at 400x400
-    threshold: float = 0.1  # black-hat depth on L in [0, 1] that marks an occlusion; the paper's 0.1
-    hysteresis_threshold: float = 0.07  # a found hair is followed through stretches down to this depth
-    faint_threshold: float = 0.05  # at this depth a long thin line counts as a hair on its own...
-    faint_length: float = 60.0  # ...when it is this long (bounding-box diagonal) outside the lesion
-    min_area: float = 12.0  # connected occlusion pieces smaller than this are noise (skin pores, specks)
-    background_hole_area: float = 20.0  # holes of the background occlusion mask up to this area are closed
-    margin: int = 0  # pixels (not scaled): fixed growth of the mask, on top of the fringe growth
-    fringe_depth: float = 0.025  # L in [0, 1]: a neighbour this much darker than the skin around is fringe
-    fringe_reach: int = 3  # pixels (not scaled): how far the fringe growth may reach from the core
-    soft_edge: float = 0.5  # the darker pixels just beside the mask move this far towards the skin (0: off)
-    fill: str = "normalized"  # how occluded pixels are replaced: see fill_occlusions
-    lesion_overlay: bool = True  # lay the segmented lesion back over the result (paper)
-    remove_inside_lesion: bool = True  # also remove long thin structures inside the lesion (beyond paper)
-    inside_threshold: float = 0.07  # black-hat depth inside the lesion (a hair is fainter on dark lesion)
-    attached_threshold: float = 0.15  # inside the lesion, structure this deep touching a found hair joins it
-    line_length: float = 11.0  # inside the lesion, a structure must contain a straight run this long
-    line_orientations: int = 24  # line-element orientations; 15-degree steps let a thin oblique hair slip
-
-    @classmethod
-    def from_config(cls, section: dict) -> ClassicSettings:
-        settings = settings_from_section(cls, section, "purification.improved")
-        if settings.fill not in FILLS:
-            raise ValueError(f"purification.improved.fill must be one of {FILLS}, got {settings.fill!r}")
-        return settings
 
 
 def scale_factor(shape: tuple[int, ...], reference_size: float) -> float:

@@ -7,25 +7,12 @@ so the comparison is fair at every resolution.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
-from melanoflow.purification.base import Purification, settings_from_section
+from melanoflow.purification.base import Purification
 from melanoflow.purification.classic import scale_factor
-
-
-@dataclass(frozen=True)
-class DullRazorSettings:
-    reference_size: float = 836.0  # sqrt(1024 * 683): the size the usual 17-px element was chosen for
-    kernel_size: float = 17.0  # side of the cross-shaped black-hat element at the reference size
-    threshold: int = 10  # on the blurred grey black-hat, 0..255
-    inpaint_radius: float = 6.0  # Telea neighbourhood radius at the reference size
-
-    @classmethod
-    def from_config(cls, section: dict) -> DullRazorSettings:
-        return settings_from_section(cls, section, "purification.dullrazor")
+from melanoflow.purification.settings import DullRazorSettings
 
 
 def purify_dullrazor(rgb: np.ndarray, lesion: np.ndarray | None, settings: DullRazorSettings) -> Purification:

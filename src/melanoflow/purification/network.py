@@ -25,8 +25,9 @@ from torch import nn
 
 from melanoflow.fileio import BadInputError
 from melanoflow.purification.base import Purification
-from melanoflow.purification.classic import ClassicSettings, detect_occlusions
+from melanoflow.purification.classic import detect_occlusions
 from melanoflow.purification.partialconv import PConvUNet, PConvUNetSpec
+from melanoflow.purification.settings import ClassicSettings
 from melanoflow.runtime import autocast, load_checkpoint, select_device
 
 log = logging.getLogger(__name__)

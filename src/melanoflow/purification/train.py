@@ -30,10 +30,11 @@ from tqdm import tqdm
 
 from melanoflow.config_checks import check_section_keys
 from melanoflow.fileio import read_image
-from melanoflow.purification.classic import ClassicSettings, purify_classic
+from melanoflow.purification.classic import purify_classic
 from melanoflow.purification.network import InpaintingLoss, load_vgg16_features, to_tensor
 from melanoflow.purification.partialconv import PConvUNet, PConvUNetSpec
 from melanoflow.purification.run import LESION_MASK_COLUMNS, read_lesion, with_lesion_masks
+from melanoflow.purification.settings import ClassicSettings
 from melanoflow.resume import Resume, fingerprint
 from melanoflow.runtime import (
     autocast,
