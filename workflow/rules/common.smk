@@ -52,17 +52,6 @@ def dataset_input_files(wildcards):
     )
 
 
-def stage_params(section, exclude=()):
-    """A stage's own config section (plus seed and classes), so changing one stage reruns only it and what follows.
-
-    ``exclude`` drops keys that only later stages read, so that changing them does not rerun this one.
-    """
-    settings = {
-        key: value for key, value in config[section].items() if key not in exclude
-    }
-    return {"seed": config["seed"], "classes": CLASSES, **settings}
-
-
 def section_settings(section, *keys):
     """The named settings of a config section: exactly what one rule reads, so that changing any other
     setting does not rerun it."""
@@ -199,8 +188,6 @@ def segmentation_targets():
 
 # purification: the network method needs its trained model; CUDA work declares the gpu resource.
 PURIFICATION_GPU = 1 if config["purification"]["device"] == "cuda" else 0
-# Purification settings read only by later jobs (the classifier's test-time switch, the figure).
-PURIFICATION_DOWNSTREAM_KEYS = ("test_time", "figure_images")
 # The settings each purification method reads: its own section(s), and `device` where a network runs.
 from melanoflow.purification.base import (
     METHOD_SETTINGS as PURIFICATION_METHOD_KEYS,
@@ -217,19 +204,14 @@ PURIFIER_DEVICE = (
 )
 
 
-def purification_params():
-    """The purification section as the configured method reads it (plus seed and classes).
-
-    The other methods' sections (and keys only later stages read) are left out, so that editing them
-    does not rerun purification.
-    """
-    read = PURIFICATION_METHOD_KEYS[config["purification"]["method"]]
-    unused = sorted(
-        {key for keys in PURIFICATION_METHOD_KEYS.values() for key in keys} - set(read)
-    )
-    return stage_params(
-        "purification", exclude=(*PURIFICATION_DOWNSTREAM_KEYS, *unused)
-    )
+def purifier_network_settings():
+    """What training the inpainting network reads: its own and the improved method's sections (whose
+    purified images are its targets), the device and the run's seed, as NetworkSettings.from_config takes
+    them."""
+    return {
+        **section_settings("purification", *PURIFICATION_METHOD_KEYS["network"]),
+        "seed": config["seed"],
+    }
 
 
 def purification_inputs(wildcards=None):

@@ -25,7 +25,7 @@ if config["purification"]["method"] == "network":
         resources:
             gpu=PURIFICATION_GPU,
         params:
-            settings=purification_params(),
+            settings=purifier_network_settings(),
         script:
             "../scripts/purify_train.py"
 

@@ -4,8 +4,5 @@ from melanoflow.purification.train import NetworkSettings, train_network
 from melanoflow.runtime import setup_logging
 
 setup_logging(snakemake.log[0])
-params = snakemake.params.settings
-settings = NetworkSettings.from_config(
-    params["network"], improved=params["improved"], device=params["device"], seed=params["seed"]
-)
+settings = NetworkSettings.from_config(**snakemake.params.settings)
 train_network(snakemake.input.manifest, snakemake.input.masks, settings, snakemake.output[0])
