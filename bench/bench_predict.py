@@ -39,8 +39,9 @@ from melanoflow.classification.model import build_classifier, classifier_metadat
 from melanoflow.config_files import load_config
 from melanoflow.evaluation.vbp import saliency_maps
 from melanoflow.fileio import read_image, write_json, write_text
-from melanoflow.predict.artefacts import SETTINGS_FILE, run_settings
+from melanoflow.predict.artefacts import SETTINGS_FILE
 from melanoflow.predict.pipeline import Predictor
+from melanoflow.predict.settings import run_settings
 from melanoflow.runtime import cpu_flags, save_checkpoint
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
 

@@ -59,7 +59,7 @@ def main() -> int:
     args = parser.parse_args()
     predictor = Predictor(args.results, args.variant)
     settings = predictor.run.settings
-    classes, melanoma, keratosis = predictor.classes, settings["melanoma_class"], settings["keratosis_class"]
+    classes, melanoma, keratosis = predictor.classes, settings.melanoma_class, settings.keratosis_class
     rows = read_columns(Path(args.results) / "manifests" / "images.parquet",
                         ["dataset", "image_id", "split", "label", "image_path"])
     rows = rows[(rows["split"] == args.split) & (args.dataset is None or rows["dataset"] == args.dataset)]

@@ -31,11 +31,12 @@ def section_keys(settings_class) -> tuple[str, ...]:
 
 def check_section_keys(section: Mapping, expected: Iterable[str], where: str) -> None:
     """A settings object's keys: ValueError naming every unknown key of ``section``, else every missing one,
-    each as ``<where>.<key>``."""
+    each as ``<where>.<key>`` (the key alone where ``where`` is empty: a file's top level)."""
     expected = set(expected)
+    prefix = f"{where}." if where else ""
     for problem, names in (("unknown", set(section) - expected), ("missing", expected - set(section))):
         if names:
-            raise ValueError(f"{problem} key(s) {', '.join(f'{where}.{name}' for name in sorted(names))}")
+            raise ValueError(f"{problem} key(s) {', '.join(prefix + name for name in sorted(names))}")
 
 
 class SectionSettings:

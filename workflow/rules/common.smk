@@ -442,7 +442,7 @@ PREDICT_SUMMARY_FILES = (
 
 
 def predict_run_settings():
-    from melanoflow.predict.artefacts import run_settings
+    from melanoflow.predict.settings import run_settings
 
     return run_settings(config)
 

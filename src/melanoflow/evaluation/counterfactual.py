@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
@@ -93,7 +94,7 @@ def shift_summary(original: np.ndarray, inserted: np.ndarray, melanoma: int, cla
 def variant_probabilities(predictor: Predictor, images: list[np.ndarray], masks: list[np.ndarray],
                           test_time: bool) -> np.ndarray:
     """The predictor's probabilities for ``images`` with test-time purification switched as given."""
-    predictor.purification = {**predictor.purification, "test_time": test_time}
+    predictor.purification = replace(predictor.purification, test_time=test_time)
     probabilities = []
     for start in range(0, len(images), predictor.batch_size):
         _, _, _, inputs = predictor.prepare(images[start : start + predictor.batch_size],

@@ -1,7 +1,7 @@
 """A finished run's models and the settings its inference used, found by the ``results`` folder.
 
-The workflow writes ``results/models/predict.json`` (rule ``predict_settings``): the classes, the
-segmenter's post-processing, the purification method with its settings, and the classifier's
+The workflow writes ``results/models/predict.json`` (rule ``predict_settings``, see predict.settings): the
+classes, the segmenter's post-processing, the purification method with its settings, and the classifier's
 prediction settings, exactly as the run's own evaluation applied them. Predicting new images with these
 gives what the run would have given for them.
 """
@@ -13,30 +13,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from melanoflow.purification.base import METHOD_SETTINGS
-from melanoflow.segmentation.settings import PREDICTION_KEYS
+from melanoflow.fileio import BadInputError
+from melanoflow.predict.settings import RunSettings
 
 SETTINGS_FILE = "models/predict.json"
-PURIFICATION_KEYS = ("method", "select_threshold", "test_time")
-CLASSIFICATION_KEYS = ("batch_size", "tta")
+
 
 class MissingArtefactError(FileNotFoundError):
     """A model or settings file of the run is absent; the message names it and the command that makes it."""
-
-
-def run_settings(config: dict) -> dict:
-    """What prediction needs of a run's config (the ``predict_settings`` rule's params)."""
-    purification = config["purification"]
-    sections = METHOD_SETTINGS[purification["method"]]
-    return {
-        "classes": list(config["classes"]),
-        "melanoma_class": config["evaluation"]["melanoma_class"],
-        "keratosis_class": config["evaluation"]["keratosis_class"],
-        "variants": list(config["classification"]["variants"]),
-        "segmentation": {key: config["segmentation"][key] for key in PREDICTION_KEYS},
-        "purification": {key: purification[key] for key in (*PURIFICATION_KEYS, *sections)},
-        "classification": {key: config["classification"][key] for key in CLASSIFICATION_KEYS},
-    }
 
 
 @dataclass(frozen=True)
@@ -45,7 +29,7 @@ class RunArtefacts:
 
     results: Path
     variant: str
-    settings: dict
+    settings: RunSettings
 
     @property
     def segmenter(self) -> Path:
@@ -57,7 +41,7 @@ class RunArtefacts:
 
     @property
     def purifier_network(self) -> Path | None:
-        network = self.settings["purification"]["method"] == "network"
+        network = self.settings.purification.purifier.method == "network"
         return self.results / "models" / "purifier.pt" if network else None
 
 
@@ -76,10 +60,13 @@ def locate_run(results: str | os.PathLike, variant: str) -> RunArtefacts:
     settings_path = results / SETTINGS_FILE
     if not settings_path.is_file():
         raise missing(settings_path, results, "the run's prediction settings")
-    settings = json.loads(settings_path.read_text())
-    if variant not in settings["variants"]:
+    try:
+        settings = RunSettings.from_config(json.loads(settings_path.read_text()))
+    except ValueError as error:  # not JSON, or not the keys run_settings writes
+        raise BadInputError(f"{settings_path}: {error}") from None
+    if variant not in settings.variants:
         raise MissingArtefactError(
-            f"{settings_path}: this run has no classifier variant {variant!r} (it has {', '.join(settings['variants'])})"
+            f"{settings_path}: this run has no classifier variant {variant!r} (it has {', '.join(settings.variants)})"
         )
     run = RunArtefacts(results, variant, settings)
     for path, what in ((run.segmenter, "the lesion segmenter"), (run.classifier, f"the {variant} classifier"),

@@ -27,12 +27,10 @@ from melanoflow.classification.predict import MAX_TTA_VIEWS, TTA_FLIPS, view_pro
 from melanoflow.evaluation.decision import argmax_labels
 from melanoflow.evaluation.vbp import saliency_maps
 from melanoflow.predict.artefacts import locate_run
-from melanoflow.purification.base import Purification, purifier_keys
+from melanoflow.purification.base import Purification
 from melanoflow.purification.run import make_purifier
-from melanoflow.purification.settings import PurifierSettings
 from melanoflow.runtime import select_device
 from melanoflow.segmentation.predict import lesion_masks, load_segmenter
-from melanoflow.segmentation.settings import PredictSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,25 +56,22 @@ class Predictor:
                  views: int | None = None):
         self.run = locate_run(results, variant)
         settings = self.run.settings
-        self.classes = settings["classes"]
-        self.segmentation = PredictSettings.from_config(settings["segmentation"])
-        self.purification = settings["purification"]
-        self.batch_size = int(settings["classification"]["batch_size"])
-        self.views = views if views is not None else (len(TTA_FLIPS) if settings["classification"]["tta"] else 1)
+        self.classes = list(settings.classes)
+        self.segmentation = settings.segmentation
+        self.purification = settings.purification
+        self.batch_size = settings.classification.batch_size
+        self.views = views if views is not None else (len(TTA_FLIPS) if settings.classification.tta else 1)
         if not 1 <= self.views <= MAX_TTA_VIEWS:
             raise ValueError(f"test-time views must be 1 to {MAX_TTA_VIEWS}, got {self.views}")
         self.device = select_device(device)
         self.segmenter = load_segmenter(self.run.segmenter, self.device).to(memory_format=torch.channels_last)
-        # the run's purification settings also hold what its jobs read besides the purifier (select_threshold...)
-        purifier = {key: self.purification[key] for key in purifier_keys(self.purification["method"])}
-        self.purify = make_purifier(PurifierSettings.from_config(purifier), self.run.purifier_network,
-                                    self.device.type)
+        self.purify = make_purifier(self.purification.purifier, self.run.purifier_network, self.device.type)
         self.model, self.meta = load_classifier(self.run.classifier, self.device)
         self.fast_model, self.dtype = for_inference(self.model, self.device)
         self.seconds: dict[str, float] = defaultdict(float)
         log.info("%s: %s classifier (%s, %d px), %s purification, %d test-time view(s), on %s",
-                 self.run.results, variant, self.meta["arch"], self.meta["input_size"], self.purification["method"],
-                 self.views, self.device)
+                 self.run.results, variant, self.meta["arch"], self.meta["input_size"],
+                 self.purification.purifier.method, self.views, self.device)
 
     @contextlib.contextmanager
     def timed(self, step: str):
@@ -127,7 +122,7 @@ class Predictor:
                 masks = self.segment(images)
         with self.timed("purify"):
             purified = [self.purify(image, mask) for image, mask in zip(images, masks, strict=True)]
-        use_purified = [self.purification["test_time"] and result.occluded_fraction > self.purification["select_threshold"]
+        use_purified = [self.purification.test_time and result.occluded_fraction > self.purification.select_threshold
                         for result in purified]
         sources = [result.image if chosen else image
                    for image, result, chosen in zip(images, purified, use_purified, strict=True)]

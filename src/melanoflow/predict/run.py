@@ -92,9 +92,9 @@ def predict_to_folder(inputs: list[InputImage], skipped: list[Skipped], predicto
     settings = predictor.run.settings
     fileio.write_json(out_dir / ABOUT, {
         "results": str(predictor.run.results), "variant": predictor.run.variant, "device": str(predictor.device),
-        "test_time_views": predictor.views, "purification": settings["purification"]["method"],
-        "classes": predictor.classes, "melanoma_class": settings["melanoma_class"],
-        "keratosis_class": settings["keratosis_class"], "images": len(details), "skipped": len(skipped_table),
+        "test_time_views": predictor.views, "purification": settings.purification.purifier.method,
+        "classes": predictor.classes, "melanoma_class": settings.melanoma_class,
+        "keratosis_class": settings.keratosis_class, "images": len(details), "skipped": len(skipped_table),
         "seconds": {step: round(predictor.seconds[step], 3) for step in ("decode", *STEPS, "write")},
     })
     log.info("%d images predicted, %d skipped; seconds per step: %s", len(details), len(skipped_table),
