@@ -58,15 +58,6 @@ def section_settings(section, *keys):
     return {key: config[section][key] for key in keys}
 
 
-def stage_settings(section, *keys):
-    """The named settings of a config section (section_settings) plus seed and classes."""
-    return {
-        "seed": config["seed"],
-        "classes": CLASSES,
-        **section_settings(section, *keys),
-    }
-
-
 def job_settings(section, *keys):
     """The named keys of a config section with the run's seed and classes, as the from_config of a job's
     settings takes them (``<section>=``, ``seed=``, ``classes=``): exactly what one rule reads

@@ -5,12 +5,9 @@ from melanoflow.segmentation.settings import TrainSettings
 from melanoflow.segmentation.train import fit
 
 setup_logging(snakemake.log[0])
-params = snakemake.params.settings
-# The segmentation section's training keys, with the seed and classes that every stage's settings carry.
-section = {key: value for key, value in params.items() if key not in ("seed", "classes")}
 fit(
     snakemake.input.manifest,
-    TrainSettings.from_config(section, seed=params["seed"]),
+    TrainSettings.from_config(**snakemake.params.settings),
     snakemake.output.model,
     snakemake.output.history,
     threads=snakemake.threads,
