@@ -347,7 +347,6 @@ from melanoflow.evaluation.settings import (
     TRAP_DROP_KEYS,
 )
 
-
 ARTEFACT_FLAGS = config["evaluation"]["artefacts"]["flags"]
 # Datasets split as traps (datasets.<name>.trap): their runs also measure the AUC drop on reversal.
 TRAPS = {

@@ -18,7 +18,10 @@ rule segment_train:
     resources:
         gpu=1 if config["segmentation"]["device"] == "cuda" else 0,
     params:
-        settings={"section": section_settings("segmentation", *SEGMENTATION_TRAINING_KEYS), "seed": config["seed"]},
+        settings={
+            "section": section_settings("segmentation", *SEGMENTATION_TRAINING_KEYS),
+            "seed": config["seed"],
+        },
     script:
         "../scripts/segment_train.py"
 
