@@ -85,7 +85,8 @@ def config_problems(config: Mapping) -> list[str]:
         expect(f"classification.variants.{name}.flip_targets", variant["flip_targets"], classes, "one of classes")
     expect("synthesis.samples", config["synthesis"]["samples"], classes, "one of classes")
     for name, dataset in config["datasets"].items():
-        expect(f"datasets.{name}.labels", set((dataset.get("labels") or {}).values()), classes, "one of classes")
+        mapped = {label for label in (dataset.get("labels") or {}).values() if label is not None}  # null: left out
+        expect(f"datasets.{name}.labels", mapped, classes, "one of classes")
         split = dataset.get("split", "official")
         if split == "trap" and "trap" not in dataset:
             problems.append(f"datasets.{name}.trap: datasets.{name}.split is trap, but the trap settings are missing")

@@ -76,6 +76,25 @@ def test_missing_test_part_is_carved_by_lesion_and_class(tmp_path):
     assert set(manifest.loc[manifest.split == "test", "label"]) == set(CLASSES)
 
 
+def test_labels_mapped_to_null_are_left_out_and_counted(tmp_path, caplog):
+    # HAM10000 as extra training data of an ISIC 2017 run: melanomas and nevi only.
+    folder = tmp_path / "ham10000"
+    training = ids(1, 21)
+    write_isic2018_part(folder, "Training", training)
+    labels = {code: None for code in ISIC2018_CODES} | {"MEL": "melanoma", "NV": "nevus"}
+    dataset = {"format": "isic2018_task3", "path": str(folder), "labels": labels, "split": "train"}
+    out = tmp_path / "out"
+    with caplog.at_level(logging.INFO, logger="melanoflow"):
+        manifest = ingest({"ham10000": dataset}, ["melanoma", "nevus", "seborrheic_keratosis"], settings(), 5,
+                          out / "images", out / "images.parquet", out / "quarantine.parquet")
+    kept = {image_id for image_id, code in training.items() if code in ("MEL", "NV")}
+    assert set(manifest.image_id) == kept and set(manifest.split) == {"train"}
+    assert len(pd.read_parquet(out / "quarantine.parquet")) == 0
+    assert {path.stem for path in (out / "images" / "ham10000").iterdir()} == kept  # nothing decoded for the rest
+    assert "ham10000: 15 images left out, as datasets.ham10000.labels maps their labels to null: " \
+           "AKIEC 3, BCC 3, BKL 3, DF 3, VASC 3" in caplog.text
+
+
 def test_a_part_without_ground_truth_is_listed_as_unscored(tmp_path, caplog):
     folder = tmp_path / "isic2018"
     write_isic2018_part(folder, "Training", ids(1, 14))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
@@ -75,10 +76,15 @@ def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: Inges
         log.warning("%s: %s has no ground truth: its %d images are not ingested and cannot be scored; the "
                     "workflow predicts them into %s", name, part, count, unscored_predictions_dir(results, name, part))
     mapping = dataset.get("labels") or {label: label for label in classes}
+    candidates = [candidate for candidate in scan.candidates if not left_out(candidate, mapping)]
+    if len(candidates) < len(scan.candidates):
+        counts = Counter(candidate.label for candidate in scan.candidates if left_out(candidate, mapping))
+        log.info("%s: %d images left out, as datasets.%s.labels maps their labels to null: %s", name,
+                 sum(counts.values()), name, ", ".join(f"{label} {count}" for label, count in sorted(counts.items())))
     with ThreadPoolExecutor(max(threads, 1)) as pool:
         jobs = [pool.submit(extract, name, candidate, mapping, classes, settings.max_pixels, Path(images_dir))
-                for candidate in scan.candidates]
-        for job, candidate in tqdm(zip(jobs, scan.candidates, strict=True), total=len(jobs), desc=f"ingest {name}",
+                for candidate in candidates]
+        for job, candidate in tqdm(zip(jobs, candidates, strict=True), total=len(jobs), desc=f"ingest {name}",
                                    mininterval=5):
             try:
                 rows.append(job.result())
@@ -100,6 +106,11 @@ def ingest_dataset(name: str, dataset: dict, classes: list[str], settings: Inges
                       + " and ".join(unscored_predictions_dir(results, name, part) for part in scan.unscored),
             "images": sum(scan.unscored.values())}
     return table, quarantined, sources[name]
+
+
+def left_out(candidate: Candidate, mapping: dict) -> bool:
+    """Whether the dataset's label mapping leaves this image out (its label maps to null)."""
+    return candidate.problem is None and candidate.label in mapping and mapping[candidate.label] is None
 
 
 def unscored_predictions_dir(results: Path, dataset: str, part: str | Path) -> str:
