@@ -1,8 +1,10 @@
 """The ``melanoflow`` command. ``melanoflow predict INPUT... --out DIR`` applies a finished run's
-segmenter, purifier and classifier to new images (see README.md, "Predict").
+segmenter, purifier and classifier to new images (see README.md, "Predict"); ``melanoflow compare REFERENCE
+CANDIDATE`` compares two finished runs' classifiers on the same test images (README.md, "Comparing two runs").
 
-Exit status: 0 when every input was predicted, 3 when some were skipped (listed in DIR/skipped.csv),
-1 when nothing could run (a model of the run is missing), 2 for a usage error.
+Exit status: 0 when every input was predicted (every variant compared), 3 when some were skipped (listed in
+DIR/skipped.csv), 1 when nothing could run (a model of the run is missing, or predictions to compare are
+missing or do not match), 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -39,11 +41,56 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--tta", type=int, default=None, choices=range(1, MAX_TTA_VIEWS + 1), metavar="N",
                          help="test-time views averaged: 1 none, 2-4 flips, 5-8 flips and corner crops "
                               "(default: as the run's evaluation, 4 with classification.tta, else 1)")
+    compare = actions.add_parser(
+        "compare", help="compare two finished runs' classifiers on the same images by a paired bootstrap",
+        description="Compare two finished runs (e.g. trained without and with extra data, same test split) "
+                    "variant by variant: melanoma and mean AUC of each, and candidate minus reference with a "
+                    "paired bootstrap interval on the same images. Prints a Markdown table.")
+    compare.add_argument("reference", metavar="REFERENCE", help="the reference run's results folder")
+    compare.add_argument("candidate", metavar="CANDIDATE", help="the candidate run's results folder")
+    compare.add_argument("--variants", nargs="+", metavar="NAME",
+                         help="classifier variants to compare (default: every variant of REFERENCE, and "
+                              "classical_floor, with predictions in both runs)")
+    compare.add_argument("--split", default="test", choices=["test", "val"],
+                         help="the split compared (default: %(default)s)")
+    compare.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default: %(default)s)")
+    compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    compare.add_argument("--level", type=float, default=0.95, help="interval level (default: %(default)s)")
+    compare.add_argument("--out", help="also write the table as CSV to this file")
     return command
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = parser().parse_args(argv)
+    command = parser()
+    arguments = command.parse_args(argv)
+    if arguments.command == "compare":
+        if arguments.resamples < 1 or not 0 < arguments.level < 1:
+            command.error("compare needs --resamples of at least 1 and a --level between 0 and 1")
+        return compare(arguments)
+    return predict(arguments)
+
+
+def compare(arguments: argparse.Namespace) -> int:
+    from melanoflow.evaluation.run_comparison import compare_runs, markdown
+    from melanoflow.fileio import BadInputError, atomic_path
+    from melanoflow.predict.artefacts import MissingArtefactError
+    from melanoflow.tables import SchemaError
+
+    bootstrap = {"split": arguments.split, "resamples": arguments.resamples, "seed": arguments.seed,
+                 "level": arguments.level}
+    try:
+        table = compare_runs(arguments.reference, arguments.candidate, arguments.variants, **bootstrap)
+    except (BadInputError, MissingArtefactError, SchemaError) as error:
+        print(f"melanoflow compare: {error}", file=sys.stderr)
+        return 1
+    if arguments.out:
+        with atomic_path(arguments.out) as tmp:
+            table.to_csv(tmp, index=False)
+    print(markdown(table, arguments.reference, arguments.candidate, **bootstrap), end="")
+    return 0
+
+
+def predict(arguments: argparse.Namespace) -> int:
     from pathlib import Path
 
     from melanoflow.predict.artefacts import MissingArtefactError

@@ -54,16 +54,23 @@ def missing(path: Path, results: Path, what: str) -> MissingArtefactError:
     )
 
 
-def locate_run(results: str | os.PathLike, variant: str) -> RunArtefacts:
-    """The run's settings and model paths for ``variant``; MissingArtefactError for the first file absent."""
+def read_run_settings(results: str | os.PathLike) -> RunSettings:
+    """The settings the run in ``results`` saved; MissingArtefactError where it saved none."""
     results = Path(results)
     settings_path = results / SETTINGS_FILE
     if not settings_path.is_file():
         raise missing(settings_path, results, "the run's prediction settings")
     try:
-        settings = RunSettings.from_config(json.loads(settings_path.read_text()))
+        return RunSettings.from_config(json.loads(settings_path.read_text()))
     except ValueError as error:  # not JSON, or not the keys run_settings writes
         raise BadInputError(f"{settings_path}: {error}") from None
+
+
+def locate_run(results: str | os.PathLike, variant: str) -> RunArtefacts:
+    """The run's settings and model paths for ``variant``; MissingArtefactError for the first file absent."""
+    results = Path(results)
+    settings = read_run_settings(results)
+    settings_path = results / SETTINGS_FILE
     if variant not in settings.variants:
         raise MissingArtefactError(
             f"{settings_path}: this run has no classifier variant {variant!r} (it has {', '.join(settings.variants)})"

@@ -1,0 +1,166 @@
+"""Two finished runs compared variant by variant (``melanoflow compare``): does the candidate run, e.g. one
+trained with extra data, classify the same test images better than the reference run?
+
+Each variant's predictions of the two runs are compared by the paired bootstrap (bootstrap.paired_differences):
+both runs are scored on the same resampled images, so the interval of their difference leaves out what the
+images do to both. The classes and the classes the AUCs single out are the reference run's saved settings
+(``models/predict.json``, as ``melanoflow predict`` reads them); the candidate run's must be the same.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from melanoflow.evaluation.bootstrap import paired_differences
+from melanoflow.evaluation.metrics import read_predictions, score_predictions
+from melanoflow.evaluation.report import CLASSICAL_FLOOR
+from melanoflow.fileio import BadInputError
+from melanoflow.predict.artefacts import SETTINGS_FILE, read_run_settings
+from melanoflow.predict.settings import RunSettings
+
+# (metric of score_predictions and of paired_differences, its name in the table)
+COMPARED = (("melanoma_auc", "melanoma AUC"), ("mean_auc", "mean AUC"))
+# What scoring reads of a run's settings: two runs that differ here score different things.
+SCORING_KEYS = ("classes", "melanoma_class", "keratosis_class")
+
+
+def predictions_path(results: str | os.PathLike, variant: str) -> Path:
+    return Path(results) / "predictions" / f"{variant}.parquet"
+
+
+def scoring_settings(reference: str | os.PathLike, candidate: str | os.PathLike) -> RunSettings:
+    """The reference run's settings, once the candidate run's are known to score the same classes."""
+    settings, other = read_run_settings(reference), read_run_settings(candidate)
+    for key in SCORING_KEYS:
+        if getattr(settings, key) != getattr(other, key):
+            raise BadInputError(
+                f"{Path(reference) / SETTINGS_FILE} and {Path(candidate) / SETTINGS_FILE} differ in {key} "
+                f"({getattr(settings, key)!r} against {getattr(other, key)!r}): the runs score different classes"
+            )
+    return settings
+
+
+def shared_variants(reference: str | os.PathLike, candidate: str | os.PathLike, variants: Sequence[str]) -> list[str]:
+    """``variants`` and the classical floor, those that both runs have predictions of, in that order."""
+    looked_for = [*variants, CLASSICAL_FLOOR]
+    shared = [variant for variant in looked_for
+              if predictions_path(reference, variant).is_file() and predictions_path(candidate, variant).is_file()]
+    if not shared:
+        raise BadInputError(f"{reference} and {candidate}: no variant has predictions/<variant>.parquet in both runs "
+                            f"(looked for {', '.join(looked_for)})")
+    return shared
+
+
+def check_same_images(reference: pd.DataFrame, candidate: pd.DataFrame, paths: Sequence[Path], split: str) -> None:
+    """Both tables hold the same images with the same labels; else an error saying how they differ."""
+    keys = ["dataset", "image_id"]
+    both = reference[[*keys, "label"]].merge(candidate[[*keys, "label"]], on=keys, how="outer", indicator=True,
+                                             suffixes=("_reference", "_candidate"))
+    only = [(both.loc[both["_merge"] == side], path)
+            for side, path in zip(("left_only", "right_only"), paths, strict=True)]
+    if any(len(rows) for rows, _ in only):
+        counts = ", ".join(f"{len(rows)} only in {path} (first: {rows['dataset'].iloc[0]}/{rows['image_id'].iloc[0]})"
+                           for rows, path in only if len(rows))
+        raise BadInputError(f"{paths[0]} and {paths[1]}: the {split} split holds different images: {counts}; "
+                            "a paired comparison needs the same images")
+    relabelled = both.loc[both["label_reference"] != both["label_candidate"]]
+    if len(relabelled):
+        first = relabelled.iloc[0]
+        raise BadInputError(
+            f"{paths[0]} and {paths[1]}: {len(relabelled)} {split} image(s) labelled differently (first: "
+            f"{first['dataset']}/{first['image_id']}, {first['label_reference']!r} against "
+            f"{first['label_candidate']!r})"
+        )
+
+
+def variant_row(
+    variant: str,
+    reference: str | os.PathLike,
+    candidate: str | os.PathLike,
+    settings: RunSettings,
+    split: str,
+    resamples: int,
+    seed: int,
+    level: float,
+) -> dict:
+    """One variant's AUCs in both runs and the paired differences, candidate minus reference."""
+    paths = [predictions_path(results, variant) for results in (reference, candidate)]
+    for path, results in zip(paths, (reference, candidate), strict=True):
+        if not path.is_file():
+            raise BadInputError(f"{path}: missing; the run in {results} has no predictions of variant {variant!r}")
+    scoring = {"classes": list(settings.classes), "melanoma": settings.melanoma_class,
+               "keratosis": settings.keratosis_class}
+    frames = [read_predictions(path, scoring["classes"], split) for path in paths]
+    check_same_images(*frames, paths, split)
+    scores = []
+    for path, frame in zip(paths, frames, strict=True):
+        try:
+            scores.append(score_predictions(frame, **scoring))
+        except BadInputError as error:  # an AUC the split's labels leave undefined
+            raise BadInputError(f"{path}: {error}") from None
+    differences = paired_differences(*frames, **scoring, resamples=resamples, seed=seed, level=level)
+    row = {"variant": variant, "n_images": len(frames[0])}
+    for metric, _ in COMPARED:
+        difference = differences[metric]
+        row |= {
+            f"{metric}_reference": scores[0][metric],
+            f"{metric}_candidate": scores[1][metric],
+            f"{metric}_diff": difference["difference"],
+            f"{metric}_diff_low": difference["interval"][0],
+            f"{metric}_diff_high": difference["interval"][1],
+            f"{metric}_share_not_better": difference["share_not_better"],
+        }
+    return row
+
+
+def compare_runs(
+    reference: str | os.PathLike,
+    candidate: str | os.PathLike,
+    variants: Sequence[str] | None = None,
+    split: str = "test",
+    resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """One row per variant: the melanoma and mean AUC of the reference and the candidate run (results
+    folders) on ``split``, and candidate minus reference with its paired bootstrap interval and the share of
+    resamples in which the candidate is not better. ``variants`` None: every variant of the reference run,
+    and the classical floor, that both runs have predictions of. The mean AUC is the one the runs' own
+    evaluation reports (ISIC 2017's, or the macro AUC where the keratosis class is null)."""
+    settings = scoring_settings(reference, candidate)
+    if variants is None:
+        variants = shared_variants(reference, candidate, settings.variants)
+    return pd.DataFrame(
+        [variant_row(variant, reference, candidate, settings, split, resamples, seed, level) for variant in variants]
+    )
+
+
+def markdown(
+    table: pd.DataFrame,
+    reference: str | os.PathLike,
+    candidate: str | os.PathLike,
+    split: str,
+    resamples: int,
+    seed: int,
+    level: float,
+) -> str:
+    """compare_runs' table as Markdown under a line saying what was compared, numbers as the run's own
+    comparison table shows them."""
+    rows = []
+    for _, row in table.iterrows():
+        cells = {"variant": row["variant"]}
+        for metric, name in COMPARED:
+            cells |= {
+                f"reference {name}": f"{row[f'{metric}_reference']:.3f}",
+                f"candidate {name}": f"{row[f'{metric}_candidate']:.3f}",
+                f"Δ {name}": f"{row[f'{metric}_diff']:+.3f} "
+                             f"[{row[f'{metric}_diff_low']:+.3f}, {row[f'{metric}_diff_high']:+.3f}]",
+            }
+        rows.append(cells | {"images": str(row["n_images"])})
+    caption = (f"Candidate {candidate} minus reference {reference}, {split} split: paired bootstrap of {resamples} "
+               f"resamples stratified by true class, seed {seed}, {100 * level:g}% intervals.")
+    return caption + "\n\n" + pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True) + "\n"
