@@ -19,14 +19,15 @@ from .conftest import REPO, SNAKEMAKE, TINY_CONFIGS, snakemake
 
 # Per trainer: the model it writes, its log, and settings that make it train again, long enough that a
 # kill lands between its first resume save and its end; None: the tiny run's own settings already do (a
-# resume save per epoch), so the killed job is compared with the session's run. (The inpainting network
-# resumes through the same melanoflow.resume; its kill test, 40 s, does not fit CI's time.)
+# resume save per epoch), so the killed job is compared with the session's run.
 TRAINERS = {
     "classifier": ("results/models/classifier.baseline.pt", "classification/train_baseline.log",
                    {"classification": {"epochs": 3, "epoch_size": 600}}),
     "gan": ("results/models/gan/melanoma.pt", "synthesis/train_melanoma.log",
             {"synthesis": {"gan": {"epochs": 40, "checkpoint_every": 4}}}),
     "segmenter": ("results/models/segmenter.pt", "segment/train.log", None),
+    "inpainting": ("results/models/purifier.pt", "purification/train_network.log",
+                   {"purification": {"method": "network", "network": {"adam_steps": 30, "checkpoint_every": 5}}}),
 }
 
 
