@@ -3,6 +3,7 @@ failure or an out-of-time cluster job would) and run again with the default prof
 and tables of an uninterrupted run: a trainer continues from its resume file, a shard job starts over."""
 
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -17,18 +18,41 @@ from melanoflow.resume import resume_path
 
 from .conftest import REPO, SNAKEMAKE, TINY_CONFIGS, snakemake
 
-# Per trainer: the model it writes, its log, and settings that make it train again, long enough that a
-# kill lands between its first resume save and its end; None: the tiny run's own settings already do (a
-# resume save per epoch), so the killed job is compared with the session's run.
+# Per trainer: the model it writes, its log, settings that make it train again with several resume saves
+# (None: the tiny run's own settings already save once per epoch, so the killed job is compared with the
+# session's run), and how many resume saves it makes.
 TRAINERS = {
     "classifier": ("results/models/classifier.baseline.pt", "classification/train_baseline.log",
-                   {"classification": {"epochs": 3, "epoch_size": 600}}),
+                   {"classification": {"epochs": 4, "epoch_size": 600}}, 4),
     "gan": ("results/models/gan/melanoma.pt", "synthesis/train_melanoma.log",
-            {"synthesis": {"gan": {"epochs": 40, "checkpoint_every": 4}}}),
-    "segmenter": ("results/models/segmenter.pt", "segment/train.log", None),
+            {"synthesis": {"gan": {"epochs": 40, "checkpoint_every": 4}}}, 10),
+    "segmenter": ("results/models/segmenter.pt", "segment/train.log", None, 3),
     "inpainting": ("results/models/purifier.pt", "purification/train_network.log",
-                   {"purification": {"method": "network", "network": {"adam_steps": 30, "checkpoint_every": 5}}}),
+                   {"purification": {"method": "network", "network": {"adam_steps": 30, "checkpoint_every": 5}}}, 8),
 }
+
+
+def kill_point(trainer, saves):
+    """After which resume save the kill lands: drawn at random (seeded by the trainer's name, so a failure
+    reproduces) from the first half of the saves, which leaves the polling loop time to see each save."""
+    return random.Random(f"kill {trainer}").randint(1, max(saves // 2, 1))
+
+
+def after_saves(resume_file, count):
+    """True once ``resume_file`` has been written ``count`` times: each save replaces it atomically, so a
+    new inode or modification time marks one."""
+    seen = []
+
+    def ready():
+        try:
+            status = resume_file.stat()
+        except FileNotFoundError:
+            return False
+        if not seen or seen[-1] != (status.st_ino, status.st_mtime_ns):
+            seen.append((status.st_ino, status.st_mtime_ns))
+        return len(seen) >= count
+
+    return ready
 
 
 def kill_when(command, ready, deadline_seconds=600):
@@ -57,7 +81,7 @@ def tensors(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("trainer", list(TRAINERS))
 def test_a_killed_training_job_resumes_to_the_uninterrupted_weights(tiny_run, copy_run, tmp_path, trainer):
-    model, log_name, longer = TRAINERS[trainer]
+    model, log_name, longer, saves = TRAINERS[trainer]
     if longer is None:
         configs = ("--configfile", *TINY_CONFIGS)
         straight, killed = tiny_run, copy_run()
@@ -72,7 +96,7 @@ def test_a_killed_training_job_resumes_to_the_uninterrupted_weights(tiny_run, co
 
     command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(killed), "--cores", "2", model, *configs]
     resume_file = resume_path(killed / model)
-    kill_when(command, resume_file.exists)
+    kill_when(command, after_saves(resume_file, kill_point(trainer, saves)))
     assert resume_file.exists() and not (killed / model).exists(), "the kill did not land inside training"
 
     snakemake(killed, "--unlock", *configs)  # a killed Snakemake leaves its lock, as after any crash
