@@ -285,15 +285,25 @@ def comparison_table(
         }
         for metric in compared:
             if metric in differences.get(variant, {}):
-                difference, column = differences[variant][metric], csv_column(metric)
-                row |= {
-                    f"{column}_diff": difference["difference"],
-                    f"{column}_diff_low": difference["interval"][0],
-                    f"{column}_diff_high": difference["interval"][1],
-                    f"{column}_share_not_better": difference["share_not_better"],
-                }
+                row |= difference_columns(csv_column(metric), differences[variant][metric])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def difference_columns(column: str, difference: Mapping) -> dict:
+    """One paired difference (bootstrap.paired_differences) as comparison.csv's columns for ``column``."""
+    return {
+        f"{column}_diff": difference["difference"],
+        f"{column}_diff_low": difference["interval"][0],
+        f"{column}_diff_high": difference["interval"][1],
+        f"{column}_share_not_better": difference["share_not_better"],
+    }
+
+
+def difference_text(row: Mapping, column: str) -> str:
+    """A row's paired difference for ``column`` as the tables show it: signed, with its interval."""
+    low, high = row[f"{column}_diff_low"], row[f"{column}_diff_high"]
+    return f"{row[f'{column}_diff']:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
 def verdict(baseline: str, proposed: str, difference: Mapping, metric_name: str, level: float) -> str:
@@ -334,8 +344,7 @@ def summary_rows(
         if column.kind == "difference":
             if pd.isna(row.get(f"{name}_diff")):
                 return {column.header: ""}
-            low, high = row[f"{name}_diff_low"], row[f"{name}_diff_high"]
-            return {column.header: f"{row[f'{name}_diff']:+.3f} [{low:+.3f}, {high:+.3f}]"}
+            return {column.header: difference_text(row, name)}
         if pd.isna(row.get(name)):
             return {column.header: ""}
         interval = f" [{row[f'{name}_low']:.3f}, {row[f'{name}_high']:.3f}]" if column.kind == "interval" else ""

@@ -17,7 +17,7 @@ import pandas as pd
 
 from melanoflow.evaluation.bootstrap import paired_differences
 from melanoflow.evaluation.metrics import read_predictions, score_predictions
-from melanoflow.evaluation.report import CLASSICAL_FLOOR
+from melanoflow.evaluation.report import CLASSICAL_FLOOR, difference_columns, difference_text
 from melanoflow.fileio import BadInputError
 from melanoflow.predict.artefacts import SETTINGS_FILE, read_run_settings
 from melanoflow.predict.settings import RunSettings
@@ -105,15 +105,8 @@ def variant_row(
     differences = paired_differences(*frames, **scoring, resamples=resamples, seed=seed, level=level)
     row = {"variant": variant, "n_images": len(frames[0])}
     for metric, _ in COMPARED:
-        difference = differences[metric]
-        row |= {
-            f"{metric}_reference": scores[0][metric],
-            f"{metric}_candidate": scores[1][metric],
-            f"{metric}_diff": difference["difference"],
-            f"{metric}_diff_low": difference["interval"][0],
-            f"{metric}_diff_high": difference["interval"][1],
-            f"{metric}_share_not_better": difference["share_not_better"],
-        }
+        row |= {f"{metric}_reference": scores[0][metric], f"{metric}_candidate": scores[1][metric],
+                **difference_columns(metric, differences[metric])}
     return row
 
 
@@ -157,8 +150,7 @@ def markdown(
             cells |= {
                 f"reference {name}": f"{row[f'{metric}_reference']:.3f}",
                 f"candidate {name}": f"{row[f'{metric}_candidate']:.3f}",
-                f"Δ {name}": f"{row[f'{metric}_diff']:+.3f} "
-                             f"[{row[f'{metric}_diff_low']:+.3f}, {row[f'{metric}_diff_high']:+.3f}]",
+                f"Δ {name}": difference_text(row, metric),
             }
         rows.append(cells | {"images": str(row["n_images"])})
     caption = (f"Candidate {candidate} minus reference {reference}, {split} split: paired bootstrap of {resamples} "
