@@ -64,7 +64,7 @@ rule counterfactual_insertion:
     conda:
         CONDA_ENV
     resources:
-        gpu=1 if COUNTERFACTUAL["device"] == "cuda" else 0,
+        gpu=gpu_jobs(COUNTERFACTUAL["device"]),
     params:
         settings=job_settings("evaluation", *AUC_KEYS),
         counterfactual=COUNTERFACTUAL,

@@ -52,6 +52,12 @@ def dataset_input_files(wildcards):
     )
 
 
+def gpu_jobs(device):
+    """The `gpu` resource of a job that runs on `device`: 1 on CUDA (`cuda`, `cuda:N`); 0 on the CPU and
+    for `auto`, which is not counted against --resources gpu (docs/scaling.md)."""
+    return 1 if device.startswith("cuda") else 0
+
+
 def section_settings(section, *keys):
     """The named settings of a config section: exactly what one rule reads, so that changing any other
     setting does not rerun it."""
@@ -178,7 +184,7 @@ def segmentation_targets():
 
 
 # purification: the network method needs its trained model; CUDA work declares the gpu resource.
-PURIFICATION_GPU = 1 if config["purification"]["device"] == "cuda" else 0
+PURIFICATION_GPU = gpu_jobs(config["purification"]["device"])
 # The settings each purification method reads: its own section(s), and `device` where a network runs.
 from melanoflow.purification.base import (
     METHOD_SETTINGS as PURIFICATION_METHOD_KEYS,
@@ -228,7 +234,7 @@ def purification_targets():
 
 # classification: one manifest, cache, classifier and prediction set per configured variant.
 VARIANTS = list(config["classification"]["variants"])
-CLASSIFICATION_GPU = 1 if config["classification"]["device"] == "cuda" else 0
+CLASSIFICATION_GPU = gpu_jobs(config["classification"]["device"])
 # Test-time purification (the paper's Table 6) is switched on in the purification section.
 TEST_TIME_PURIFICATION = config["purification"]["test_time"]
 

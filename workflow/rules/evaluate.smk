@@ -118,7 +118,7 @@ rule explain_cases:
     conda:
         CONDA_ENV
     resources:
-        gpu=1 if config["evaluation"]["vbp"]["device"] == "cuda" else 0,
+        gpu=gpu_jobs(config["evaluation"]["vbp"]["device"]),
     params:
         classes=CLASSES,
         vbp=config["evaluation"]["vbp"],
@@ -155,7 +155,7 @@ rule occlusion_reliance:
     conda:
         CONDA_ENV
     resources:
-        gpu=1 if config["evaluation"]["vbp"]["device"] == "cuda" else 0,
+        gpu=gpu_jobs(config["evaluation"]["vbp"]["device"]),
     params:
         vbp=config["evaluation"]["vbp"],
         variants=EXPLAINED,

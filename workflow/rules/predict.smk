@@ -34,7 +34,7 @@ rule predict_shard:
         CONDA_ENV
     threads: 2
     resources:
-        gpu=1 if config["predict_device"].startswith("cuda") else 0,
+        gpu=gpu_jobs(config["predict_device"]),
     params:
         # the results folder: the one holding models/predict.json
         results=lambda wildcards, input: os.path.dirname(
@@ -65,7 +65,7 @@ rule predict_unscored:
         CONDA_ENV
     threads: 2
     resources:
-        gpu=1 if config["predict_device"].startswith("cuda") else 0,
+        gpu=gpu_jobs(config["predict_device"]),
     params:
         results=lambda wildcards, input: os.path.dirname(
             os.path.dirname(input.settings)

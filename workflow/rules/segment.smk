@@ -16,7 +16,7 @@ rule segment_train:
         CONDA_ENV
     threads: 2
     resources:
-        gpu=1 if config["segmentation"]["device"] == "cuda" else 0,
+        gpu=gpu_jobs(config["segmentation"]["device"]),
     params:
         settings={
             "section": section_settings("segmentation", *SEGMENTATION_TRAINING_KEYS),
@@ -44,7 +44,7 @@ rule segment_predict:
         CONDA_ENV
     threads: 1
     resources:
-        gpu=1 if config["segmentation"]["device"] == "cuda" else 0,
+        gpu=gpu_jobs(config["segmentation"]["device"]),
     params:
         settings=section_settings("segmentation", *SEGMENTATION_PREDICTION_KEYS),
         device=config["segmentation"]["device"],

@@ -18,7 +18,7 @@ rule synthesis_train:
     # Small convolutions gain little from a second thread; classes train in parallel instead.
     threads: 1
     resources:
-        gpu=1 if config["synthesis"]["device"] == "cuda" else 0,
+        gpu=gpu_jobs(config["synthesis"]["device"]),
     params:
         settings=synthesis_settings("device", "mode", "gan"),
         classes=synthesis_gan_classes,
