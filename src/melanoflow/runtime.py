@@ -16,6 +16,10 @@ from melanoflow import gpuslots
 
 log = logging.getLogger(__name__)
 
+# Test-time augmentation: the image as it is and its horizontal, vertical and double flips (the dims of an
+# (..., H, W) tensor to flip); each flip is its own inverse.
+TTA_FLIPS = ((), (-1,), (-2,), (-2, -1))
+
 
 def setup_logging(log_path: str | None = None, level: int = logging.INFO) -> None:
     """Send the library's log records (and warnings) to ``log_path`` or stderr.

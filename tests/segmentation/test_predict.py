@@ -12,7 +12,7 @@ import torch
 from melanoflow.fileio import read_image, read_mask
 from melanoflow.runtime import save_checkpoint
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
-from melanoflow.segmentation.predict import postprocess, predict_shard
+from melanoflow.segmentation.predict import postprocess, predict_probabilities, predict_shard
 from melanoflow.segmentation.settings import PREDICTION_KEYS, PredictSettings
 from melanoflow.tables import MASKS_SCHEMA, read_table, select_shard, write_images_manifest
 
@@ -62,6 +62,20 @@ def test_masks_are_written_for_every_image_of_the_shard_at_its_size(lesion_manif
         assert pixels.shape == (row.height, row.width)
         assert set(np.unique(pixels)) <= {0, 255}
         assert row.lesion_fraction == read_mask(row.mask_path).mean() > 0
+
+
+def test_test_time_flips_average_the_maps_of_the_flipped_images_flipped_back():
+    torch.manual_seed(0)
+    model = DilatedUNet(SegmenterSpec(**TINY)).eval()
+    side = TINY["input_size"]
+    image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    views = [image, image[:, ::-1], image[::-1, :], image[::-1, ::-1]]
+    single = [predict_probabilities(model, [np.ascontiguousarray(view)], torch.device("cpu"), False)[0]
+              for view in views]  # fmt: skip
+    unflipped = [single[0], single[1][:, ::-1], single[2][::-1, :], single[3][::-1, ::-1]]
+    averaged = predict_probabilities(model, [image], torch.device("cpu"), False, tta=True)[0]
+    np.testing.assert_allclose(averaged, np.mean(unflipped, axis=0), atol=1e-6)
+    assert not np.allclose(averaged, single[0], atol=1e-4)  # the random network is not flip-invariant
 
 
 def test_prediction_settings_name_a_missing_or_unknown_key(tiny_params):

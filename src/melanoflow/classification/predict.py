@@ -20,7 +20,7 @@ from melanoflow.classification.cache import ImageCache, build_cache, lesion_boxe
 from melanoflow.classification.data import ManifestImages, make_loader, to_model_input
 from melanoflow.classification.model import for_inference, load_classifier
 from melanoflow.classification.settings import PredictSettings
-from melanoflow.runtime import select_device
+from melanoflow.runtime import TTA_FLIPS, select_device
 from melanoflow.tables import (
     PREDICTED_SPLITS,
     SchemaError,
@@ -33,8 +33,6 @@ from melanoflow.tables import (
 log = logging.getLogger(__name__)
 
 
-# Test-time augmentation: the image as it is and its horizontal, vertical and double flips (image dims).
-TTA_FLIPS = ((), (-1,), (-2,), (-2, -1))
 # Views beyond the flips: the four corner crops of the resized image (centre first, then corners).
 MAX_TTA_VIEWS = len(TTA_FLIPS) + 4
 

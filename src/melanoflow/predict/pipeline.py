@@ -23,13 +23,13 @@ from torchvision.transforms.v2 import functional as F
 
 from melanoflow.classification.cache import crop_to, lesion_box
 from melanoflow.classification.model import for_inference, load_classifier
-from melanoflow.classification.predict import MAX_TTA_VIEWS, TTA_FLIPS, view_probabilities
+from melanoflow.classification.predict import MAX_TTA_VIEWS, view_probabilities
 from melanoflow.evaluation.decision import argmax_labels
 from melanoflow.evaluation.vbp import saliency_maps
 from melanoflow.predict.artefacts import locate_run
 from melanoflow.purification.base import Purification
 from melanoflow.purification.run import make_purifier
-from melanoflow.runtime import select_device
+from melanoflow.runtime import TTA_FLIPS, select_device
 from melanoflow.segmentation.predict import lesion_masks, load_segmenter
 
 log = logging.getLogger(__name__)

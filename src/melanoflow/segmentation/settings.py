@@ -49,6 +49,7 @@ class PredictSettings(SectionSettings):
     largest_component: bool
     predict_batch_size: int
     mixed_precision: bool
+    tta: bool
 
 
 # What the training job reads of the config's segmentation section.
