@@ -80,7 +80,8 @@ def untrained_run(results: Path, config: dict) -> None:
     meta = classifier_metadata(classification["arch"], config["classes"], classification["input_size"],
                                classification["resize"], (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), None)
     save_classifier(results / "models" / "classifier.proposed.pt", model,
-                    {**meta, "lesion_crop": classification["lesion_crop"]})
+                    {**meta, "lesion_crop": classification["lesion_crop"],
+                     "color_constancy": classification["color_constancy"]})
     write_json(results / SETTINGS_FILE, run_settings(config))
 
 

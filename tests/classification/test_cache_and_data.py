@@ -18,7 +18,9 @@ from melanoflow.classification.cache import (
     open_cache,
     shard_sources,
     write_cache,
+    write_manifest_cache_shard,
 )
+from melanoflow.classification.colour import shades_of_gray
 from melanoflow.classification.data import ManifestImages, apply_manifest_transform, epoch_order
 
 from .conftest import CLASSES, write_images
@@ -142,3 +144,33 @@ def test_lesion_crop_cache_holds_the_lesion(tmp_path):
     assert (whole > 0).mean() < (cropped > 0).mean()
     synthetic = rows.assign(origin="synthetic")
     assert lesion_boxes(synthetic, tmp_path / "masks.parquet", 0.5) == {str(tmp_path / "a.png"): None}
+
+
+def test_the_cache_corrects_the_whole_images_colours_before_the_lesion_crop(tmp_path):
+    rng = np.random.default_rng(5)
+    image = rng.integers(30, 220, (36, 48, 3)).astype(np.float64)
+    image[:, :24] *= (1.0, 0.75, 0.5)  # a warm left half (the lesion's), a bluish right half
+    image[:, 24:] *= (0.5, 0.7, 1.0)
+    image = image.astype(np.uint8)
+    path = str(tmp_path / "a.png")
+    fileio.write_image(path, image)
+    boxes = {path: (0, 6, 24, 30)}
+
+    def resized(pixels):
+        return cv2.resize(pixels[6:30, 0:24], (16, 16), interpolation=cv2.INTER_AREA)
+
+    plain = build_cache([path], 16, boxes=boxes).pixels[0]
+    np.testing.assert_array_equal(plain, resized(image))
+    corrected = build_cache([path], 16, boxes=boxes, color_constancy="shades_of_gray").pixels[0]
+    np.testing.assert_array_equal(corrected, resized(shades_of_gray(image)))
+    assert np.abs(corrected.astype(int) - plain).max() > 20
+    # the illuminant is the whole image's, not the crop's
+    crop_only = cv2.resize(shades_of_gray(image[6:30, 0:24]), (16, 16), interpolation=cv2.INTER_AREA)
+    assert np.abs(corrected.astype(int) - crop_only).max() > 20
+    # the workflow's memory-mapped pieces hold the same pixels
+    write_cache([path], 16, tmp_path / "c.npy", tmp_path / "c.json", boxes=boxes, color_constancy="shades_of_gray")
+    np.testing.assert_array_equal(open_cache(tmp_path / "c.npy", tmp_path / "c.json").pixels[0], corrected)
+    # an unknown method is refused, naming the key, before any manifest or image is read
+    with pytest.raises(ValueError, match=r"^classification\.color_constancy: 'grey_world'"):
+        write_manifest_cache_shard(tmp_path / "absent.parquet", 0, 1, 16, tmp_path / "x.npy", tmp_path / "x.json",
+                                   color_constancy="grey_world")

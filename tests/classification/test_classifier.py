@@ -3,13 +3,17 @@
 import logging
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import torchvision
 
+from melanoflow import fileio
+from melanoflow.classification import predict as classification_predict
 from melanoflow.classification.cache import ImageCache, build_cache, cache_sources, write_cache
+from melanoflow.classification.colour import shades_of_gray
 from melanoflow.classification.data import IMAGENET_MEAN, IMAGENET_STD
 from melanoflow.classification.manifests import build_training_manifest
 from melanoflow.classification.model import (
@@ -106,6 +110,7 @@ def test_best_checkpoint_and_history(trained):
     assert meta["epoch"] == int(history.loc[history["val_loss"].idxmin(), "epoch"])
     assert meta["val_loss"] == pytest.approx(history["val_loss"].min())
     assert meta["selection"] == "val_loss" and history["val_mean_auc"].between(0, 1).all()
+    assert meta["lesion_crop"] is None and meta["color_constancy"] == "none"  # what the cache did, recorded
 
 
 @pytest.mark.parametrize("selection", ["val_auc", "last"])
@@ -113,10 +118,11 @@ def test_other_epoch_selections(trained, selection):
     root = trained["root"] / selection
     settings = replace(TINY, selection=selection)
     history = fit(trained["manifest"], trained["cache"], settings, CLASSES, 200, root / "model.pt",
-                  root / "history.csv")
+                  root / "history.csv", color_constancy="shades_of_gray")
     chosen = history["val_mean_auc"].idxmax() if selection == "val_auc" else len(history) - 1
     _, meta = load_classifier(root / "model.pt")
     assert meta["epoch"] == int(history.loc[chosen, "epoch"]) and meta["selection"] == selection
+    assert meta["color_constancy"] == "shades_of_gray"
     assert meta["val_mean_auc"] == pytest.approx(history.loc[chosen, "val_mean_auc"])
 
 
@@ -165,6 +171,38 @@ def test_predictions_for_the_test_split_and_purified_test_images(tiny_project):
     assert not np.allclose(expected, plain.set_index("image_id").loc[test["image_id"],
                                                                      [f"prob_{c}" for c in CLASSES]].to_numpy(),
                            atol=1e-4)
+
+
+def test_purified_test_images_get_the_classifiers_colour_constancy(tiny_project, monkeypatch):
+    """The purified test images are decoded by the prediction job itself, as the model's metadata says."""
+    root = tiny_project["root"]
+    manifest, _ = build_training_manifest(tiny_project["images"], Recipe(), CLASSES, 200)
+    write_table(manifest, root / "train.parquet", TRAIN_MANIFEST_SCHEMA)
+    tiny_project["occlusions"].to_parquet(root / "occlusions.parquet")
+    for path in tiny_project["images"]["image_path"]:  # a warm cast for the correction to remove
+        fileio.write_image(path, (fileio.read_image(path) * np.array([1.0, 0.7, 0.4])).astype(np.uint8))
+    meta = classifier_metadata("resnet18", CLASSES, 32, 40, IMAGENET_MEAN, IMAGENET_STD, None)
+    caches = []  # the images each prediction was given; the network's outputs are not this test's
+
+    def keep_cache(model, meta, rows, cache, *args):
+        caches.append(cache)
+
+    monkeypatch.setattr(classification_predict, "predict_rows", keep_cache)
+    monkeypatch.setattr(classification_predict, "write_table", lambda *args: None)
+    model = build_classifier("resnet18", 3)
+    for color_constancy in ("shades_of_gray", None):  # None: a checkpoint from before the setting
+        extra = {} if color_constancy is None else {"color_constancy": color_constancy}
+        save_classifier(root / "model.pt", model, meta | {"lesion_crop": None} | extra)
+        predict_variant(str(root / "train.parquet"), "unused.npy", "unused.json", str(root / "model.pt"),
+                        "unused.parquet", PredictSettings(batch_size=4, tta=False), "cpu",
+                        str(root / "occlusions.parquet"))
+    corrected, plain = caches
+    assert list(corrected.slots) == list(plain.slots)
+    for path, slot in plain.slots.items():
+        image = fileio.read_image(path)
+        np.testing.assert_array_equal(plain.pixels[slot], cv2.resize(image, (40, 40), interpolation=cv2.INTER_AREA))
+        np.testing.assert_array_equal(corrected.pixels[slot],
+                                      cv2.resize(shades_of_gray(image), (40, 40), interpolation=cv2.INTER_AREA))
 
 
 def test_test_rows_never_influence_training(trained):

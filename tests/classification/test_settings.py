@@ -43,6 +43,7 @@ def test_each_jobs_settings_read_the_keys_its_rule_passes():
     training_keys = field_names(TrainSettings)
     assert training.training == TrainSettings.from_config({key: CLASSIFICATION[key] for key in training_keys})
     assert (training.device, training.lesion_crop, training.seed) == ("auto", None, CONFIG["seed"])
+    assert training.color_constancy == "none"  # the paper corrects no colours
     assert training.classes == tuple(CONFIG["classes"])
     manifest = ManifestSettings.from_config(manifest_section("proposed"), variant="proposed", **RUN)
     assert manifest.recipe == Recipe.from_config(CLASSIFICATION["variants"]["proposed"], CLASSIFICATION["crop_scale"])
@@ -58,6 +59,16 @@ def test_training_job_settings_name_a_missing_or_unknown_key():
         TrainJobSettings.from_config(without(training_section(), "lesion_crop"), **RUN)
     with pytest.raises(ValueError, match=r"^unknown key\(s\) classification\.tta$"):
         TrainJobSettings.from_config(training_section() | {"tta": False}, **RUN)
+    with pytest.raises(ValueError, match=r"^missing key\(s\) classification\.color_constancy$"):
+        TrainJobSettings.from_config(without(training_section(), "color_constancy"), **RUN)
+
+
+def test_colour_constancy_is_none_or_shades_of_gray():
+    settings = TrainJobSettings.from_config(training_section() | {"color_constancy": "shades_of_gray"}, **RUN)
+    assert settings.color_constancy == "shades_of_gray"
+    with pytest.raises(ValueError, match=r"^classification\.color_constancy: 'gray_world' is not one of "
+                                         r"\('none', 'shades_of_gray'\)$"):
+        TrainJobSettings.from_config(training_section() | {"color_constancy": "gray_world"}, **RUN)
 
 
 def test_manifest_settings_name_a_missing_or_unknown_key():

@@ -1,7 +1,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+from melanoflow import fileio
+from melanoflow.classification.colour import shades_of_gray
+from melanoflow.classification.model import build_classifier, classifier_metadata
 from melanoflow.evaluation import explain
 from melanoflow.evaluation.settings import VbpSettings
 
@@ -38,6 +42,21 @@ def test_classifier_view_resizes_then_centre_crops():
     assert explain.classifier_view(
         np.zeros((30, 50, 3), np.uint8), {"resize": 20, "input_size": 16}
     ).shape == (16, 16, 3)
+
+
+def test_explained_images_are_colour_corrected_as_the_classifier_was_trained(tmp_path):
+    rng = np.random.default_rng(2)
+    image = (rng.integers(40, 230, (48, 60, 3)) * np.array([1.0, 0.8, 0.5])).astype(np.uint8)  # a warm cast
+    fileio.write_image(tmp_path / "a.png", image)
+    torch.manual_seed(0)
+    model = build_classifier("resnet18", len(CLASSES)).eval()
+    meta = classifier_metadata("resnet18", CLASSES, 32, 40, (0.5,) * 3, (0.25,) * 3, None) | {"lesion_crop": 0.1}
+    box = (10, 4, 50, 44)
+    for extra, seen in (({}, image), ({"color_constancy": "shades_of_gray"}, shades_of_gray(image))):
+        images, _ = explain.explain_images(model, meta | extra, [str(tmp_path / "a.png")], torch.device("cpu"),
+                                           boxes=[box])
+        # corrected as a whole image (the cache's order), then cropped, resized and centre-cropped
+        np.testing.assert_array_equal(images[0], explain.classifier_view(seen[4:44, 10:50], meta))
 
 
 @pytest.fixture

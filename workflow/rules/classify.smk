@@ -69,6 +69,7 @@ rule classification_cache_shard:
         size=config["classification"]["resize"],
         n_shards=config["shards"],
         lesion_crop=LESION_CROP,
+        color_constancy=config["classification"]["color_constancy"],
     script:
         "../scripts/classification_cache_shard.py"
 

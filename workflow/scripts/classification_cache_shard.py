@@ -14,4 +14,5 @@ write_manifest_cache_shard(
     threads=snakemake.threads,
     masks_path=snakemake.input.get("masks"),
     lesion_crop=snakemake.params.lesion_crop,
+    color_constancy=snakemake.params.color_constancy,
 )

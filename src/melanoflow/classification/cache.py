@@ -2,10 +2,12 @@
 
 Dermoscopy originals are large JPEGs (ISIC 2017 up to ~30 MP); decoding them every epoch would keep the
 cores busy with JPEG work instead of the network. The cache decodes each distinct source image of a
-manifest once, resizes it to a square ``size`` (the aspect ratio is not kept: lesions are roughly
-centred and the crops that follow are square), and stores it as (N, size, size, 3) uint8 in a ``.npy``
-file that training and prediction memory-map. A JSON sidecar lists the source paths in slot order, so a
-cache built from another manifest is refused instead of silently feeding the wrong pixels.
+manifest once, corrects its colours and crops it around the lesion where configured
+(``color_constancy``, ``lesion_crop``), resizes it to a square ``size`` (the aspect ratio is not kept:
+lesions are roughly centred and the crops that follow are square), and stores it as (N, size, size, 3)
+uint8 in a ``.npy`` file that training and prediction memory-map. A JSON sidecar lists the source paths
+in slot order, so a cache built from another manifest is refused instead of silently feeding the wrong
+pixels.
 
 The decoding runs in shards (one job each in the workflow): an image's shard comes from its source path
 (:func:`melanoflow.tables.shard_of`), so every row using an image lands in the same piece. A cheap merge
@@ -29,6 +31,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from melanoflow import fileio
+from melanoflow.classification.colour import check_color_constancy, correct_colours
 from melanoflow.tables import read_columns, read_training_manifest, select_shard
 
 log = logging.getLogger(__name__)
@@ -60,10 +63,18 @@ def crop_to(pixels: np.ndarray, box: Box | None) -> np.ndarray:
     return pixels if box is None else pixels[box[1] : box[3], box[0] : box[2]]
 
 
-def load_resized(path: str | os.PathLike, size: int, box: Box | None = None) -> np.ndarray:
-    """One image, decoded (with the shared checks), cropped to ``box`` if given and resized to
-    (size, size, 3) uint8 RGB."""
-    return cv2.resize(crop_to(fileio.read_image(path), box), (size, size), interpolation=cv2.INTER_AREA)
+def classifier_input(image: np.ndarray, size: int, box: Box | None = None, color_constancy: str = "none"
+                     ) -> np.ndarray:
+    """A whole decoded RGB image as a classifier input: its colours corrected (``color_constancy``, see
+    melanoflow.classification.colour), cropped to ``box`` if given and resized to (size, size, 3) uint8."""
+    image = correct_colours(image, color_constancy)
+    return cv2.resize(crop_to(image, box), (size, size), interpolation=cv2.INTER_AREA)
+
+
+def load_resized(path: str | os.PathLike, size: int, box: Box | None = None, color_constancy: str = "none"
+                 ) -> np.ndarray:
+    """One image, decoded (with the shared checks), as a classifier input (:func:`classifier_input`)."""
+    return classifier_input(fileio.read_image(path), size, box, color_constancy)
 
 
 def lesion_boxes(rows: pd.DataFrame, masks_path: str | os.PathLike, margin: float) -> dict[str, Box | None]:
@@ -115,21 +126,23 @@ class ImageCache:
 
 
 def decode_all(paths: Sequence[str], size: int, out: np.ndarray, threads: int = 1,
-               boxes: Mapping[str, Box | None] | None = None) -> None:
-    """Fill ``out[i]`` with ``paths[i]`` (cropped to its box in ``boxes``) resized; decoding runs in
-    ``threads`` threads (PIL and OpenCV release the GIL while they work)."""
+               boxes: Mapping[str, Box | None] | None = None, color_constancy: str = "none") -> None:
+    """Fill ``out[i]`` with ``paths[i]`` colour-corrected (``color_constancy``), cropped to its box in
+    ``boxes`` and resized; decoding runs in ``threads`` threads (PIL, OpenCV and NumPy release the GIL
+    while they work)."""
     boxes = boxes or {}
+    check_color_constancy(color_constancy)  # before any decoding
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        images = pool.map(lambda path: load_resized(path, size, boxes.get(path)), paths)
+        images = pool.map(lambda path: load_resized(path, size, boxes.get(path), color_constancy), paths)
         for slot, image in enumerate(tqdm(images, total=len(paths), desc=f"caching {size}px", mininterval=5)):
             out[slot] = image
 
 
-def build_cache(paths: Sequence[str], size: int, threads: int = 1, boxes: Mapping[str, Box | None] | None = None
-                ) -> ImageCache:
+def build_cache(paths: Sequence[str], size: int, threads: int = 1, boxes: Mapping[str, Box | None] | None = None,
+                color_constancy: str = "none") -> ImageCache:
     """An in-memory cache (for small sets such as the purified test images)."""
     pixels = np.empty((len(paths), size, size, 3), dtype=np.uint8)
-    decode_all(paths, size, pixels, threads, boxes)
+    decode_all(paths, size, pixels, threads, boxes, color_constancy)
     return ImageCache(pixels, {path: slot for slot, path in enumerate(paths)})
 
 
@@ -145,11 +158,13 @@ def write_slots(sources: Sequence[str], size: int, cache_path: str | os.PathLike
 
 
 def write_cache(sources: Sequence[str], size: int, cache_path: str | os.PathLike, index_path: str | os.PathLike,
-                threads: int = 1, boxes: Mapping[str, Box | None] | None = None) -> None:
+                threads: int = 1, boxes: Mapping[str, Box | None] | None = None, color_constancy: str = "none"
+                ) -> None:
     """Decode each of ``sources`` once into the memory-mappable ``cache_path`` (.npy), in that slot order."""
-    log.info("caching %d distinct images at %dpx%s", len(sources), size, ", lesion-centred" if boxes else "")
+    log.info("caching %d distinct images at %dpx%s%s", len(sources), size, ", lesion-centred" if boxes else "",
+             "" if color_constancy == "none" else f", colour constancy {color_constancy}")
     write_slots(sources, size, cache_path, index_path,
-                lambda pixels: decode_all(sources, size, pixels, threads, boxes))
+                lambda pixels: decode_all(sources, size, pixels, threads, boxes, color_constancy))
 
 
 def merge_caches(sources: Sequence[str], pieces: Sequence[tuple[str | os.PathLike, str | os.PathLike]], size: int,
@@ -177,13 +192,15 @@ def merge_caches(sources: Sequence[str], pieces: Sequence[tuple[str | os.PathLik
 
 def write_manifest_cache_shard(manifest_path: str | os.PathLike, shard: int, n_shards: int, size: int,
                                cache_path: str | os.PathLike, index_path: str | os.PathLike, threads: int = 1,
-                               masks_path: str | os.PathLike | None = None, lesion_crop: float | None = None
-                               ) -> None:
-    """Workflow entry point: the cache piece of one shard of a training manifest's images, each cropped
-    around its predicted lesion (``masks_path``) when ``lesion_crop`` (the margin) is set."""
+                               masks_path: str | os.PathLike | None = None, lesion_crop: float | None = None,
+                               color_constancy: str = "none") -> None:
+    """Workflow entry point: the cache piece of one shard of a training manifest's images, each
+    colour-corrected (``color_constancy``) and cropped around its predicted lesion (``masks_path``) when
+    ``lesion_crop`` (the margin) is set."""
+    check_color_constancy(color_constancy)
     rows = shard_rows(read_training_manifest(manifest_path), shard, n_shards)
     boxes = lesion_boxes(rows, masks_path, lesion_crop) if lesion_crop is not None else None
-    write_cache(cache_sources(rows), size, cache_path, index_path, threads, boxes)
+    write_cache(cache_sources(rows), size, cache_path, index_path, threads, boxes, color_constancy)
 
 
 def merge_manifest_cache(manifest_path: str | os.PathLike, pieces: Sequence[tuple[str, str]], size: int,

@@ -17,6 +17,7 @@ import torch
 from torchvision.transforms.v2 import functional as F
 
 from melanoflow.classification.cache import ImageCache, build_cache, lesion_boxes, open_cache
+from melanoflow.classification.colour import classifier_color_constancy
 from melanoflow.classification.data import ManifestImages, make_loader, to_model_input
 from melanoflow.classification.model import for_inference, load_classifier
 from melanoflow.classification.settings import PredictSettings
@@ -125,7 +126,8 @@ def predict_variant(manifest_path: str, cache_path: str, index_path: str, model_
             if masks_path is None:
                 raise ValueError(f"{model_path} was trained on lesion-centred crops: predicting needs the masks")
             boxes = lesion_boxes(rows, masks_path, meta["lesion_crop"])
-        cache = build_cache(list(pd.unique(rows["source_path"])), meta["resize"], threads, boxes)
+        cache = build_cache(list(pd.unique(rows["source_path"])), meta["resize"], threads, boxes,
+                            classifier_color_constancy(meta))
     else:
         cache = open_cache(cache_path, index_path)
         if cache.size != meta["resize"]:

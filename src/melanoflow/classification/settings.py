@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Self
 
+from melanoflow.classification.colour import check_color_constancy
 from melanoflow.classification.recipe import Recipe
 from melanoflow.config_checks import SectionSettings, check_section_keys, field_names, section_keys
 
@@ -64,13 +65,18 @@ class TrainSettings:
 @dataclass(frozen=True)
 class TrainJobSettings:
     """What a classifier's training job reads: the training settings, where it trains, the margin its image
-    cache cropped lesions with (recorded in the classifier), and the run's seed and classes."""
+    cache cropped lesions with and the colour constancy it applied (both recorded in the classifier), and
+    the run's seed and classes."""
 
     training: TrainSettings
     device: str
     lesion_crop: float | None
+    color_constancy: str  # none or shades_of_gray (melanoflow.classification.colour)
     seed: int
     classes: tuple[str, ...]
+
+    def __post_init__(self):
+        check_color_constancy(self.color_constancy)
 
     @classmethod
     def from_config(cls, classification: Mapping, *, seed: int, classes: Sequence[str]) -> Self:
@@ -79,7 +85,8 @@ class TrainJobSettings:
         is an error naming it."""
         check_section_keys(classification, TRAINING_JOB_KEYS, "classification")
         training = TrainSettings.from_config({key: classification[key] for key in field_names(TrainSettings)})
-        return cls(training, classification["device"], classification["lesion_crop"], seed, tuple(classes))
+        return cls(training, classification["device"], classification["lesion_crop"],
+                   classification["color_constancy"], seed, tuple(classes))
 
 
 @dataclass(frozen=True)

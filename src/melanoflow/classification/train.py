@@ -145,13 +145,14 @@ def run_fingerprint(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSe
 
 def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, classes: list[str], seed: int,
         model_path: str | os.PathLike, history_path: str | os.PathLike, device: torch.device | None = None,
-        stop_after_epoch: int | None = None, lesion_crop: float | None = None) -> pd.DataFrame:
+        stop_after_epoch: int | None = None, lesion_crop: float | None = None, color_constancy: str = "none"
+        ) -> pd.DataFrame:
     """Train on the manifest's train rows, select on its val rows; write the best classifier and history.
 
     ``stop_after_epoch`` ends the training after that epoch as an interruption would (resume file kept,
     no outputs written); tests use it to check that resuming gives the uninterrupted result.
-    ``lesion_crop`` (the margin the cache cropped lesions with, or None) is recorded in the classifier
-    for whoever prepares images for it later.
+    ``lesion_crop`` (the margin the cache cropped lesions with, or None) and ``color_constancy`` (the colour
+    correction the cache applied) are recorded in the classifier for whoever prepares images for it later.
     """
     device = device or torch.device("cpu")
     train_rows = manifest.loc[manifest["split"] == "train"]
@@ -214,7 +215,7 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
     best = state["history"][state["best_epoch"] - 1]
     save_classifier(model_path, model, {**meta, "epoch": state["best_epoch"], "selection": settings.selection,
                                         "val_loss": best["val_loss"], "val_mean_auc": best["val_mean_auc"],
-                                        "lesion_crop": lesion_crop})
+                                        "lesion_crop": lesion_crop, "color_constancy": color_constancy})
     history = pd.DataFrame(state["history"])
     with fileio.atomic_path(history_path) as tmp:
         history.to_csv(tmp, index=False)
@@ -230,4 +231,4 @@ def train_variant(manifest_path: str, cache_path: str, index_path: str, model_pa
     torch.set_num_threads(threads)
     fit(read_training_manifest(manifest_path), open_cache(cache_path, index_path), settings.training,
         list(settings.classes), settings.seed, model_path, history_path, select_device(settings.device),
-        lesion_crop=settings.lesion_crop)
+        lesion_crop=settings.lesion_crop, color_constancy=settings.color_constancy)

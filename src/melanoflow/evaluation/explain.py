@@ -1,8 +1,9 @@
 """VisualBackProp figures: one-vs-rest cases per class (the paper's Figure 8) and how much of the
 classifiers' attention falls on hairs and rulers (Figure 2, made quantitative).
 
-Images (and occlusion masks) go through the classifier's own test-time view: resized to the square
-``resize`` of its metadata, then centre-cropped to ``input_size``.
+Images (and occlusion masks) go through the classifier's own test-time view: colour-corrected as it was
+trained (images only), cropped around the lesion when it was trained so, resized to the square ``resize``
+of its metadata, then centre-cropped to ``input_size``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torchvision.transforms.v2 import functional as F
 
 from melanoflow import fileio
 from melanoflow.classification.cache import Box, crop_to, lesion_boxes
+from melanoflow.classification.colour import classifier_color_constancy, correct_colours
 from melanoflow.classification.model import load_classifier
 from melanoflow.evaluation import figures, vbp
 from melanoflow.evaluation.decision import argmax_labels
@@ -83,11 +85,16 @@ def explain_images(
     model: torch.nn.Module, meta: Mapping, image_paths: list[str], device: torch.device, batch_size: int = 16,
     boxes: list[Box | None] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The images as the classifier sees them (RGB uint8, cropped to ``boxes``) and their VisualBackProp
-    masks."""
+    """The images as the classifier sees them (RGB uint8, colour-corrected as the classifier was trained,
+    cropped to ``boxes``) and their VisualBackProp masks."""
     boxes = boxes or [None] * len(image_paths)
-    images = [np.ascontiguousarray(classifier_view(crop_to(fileio.read_image(path), box), meta))
-              for path, box in zip(image_paths, boxes, strict=True)]
+    color_constancy = classifier_color_constancy(meta)
+
+    def view(path: str, box: Box | None) -> np.ndarray:
+        image = correct_colours(fileio.read_image(path), color_constancy)
+        return np.ascontiguousarray(classifier_view(crop_to(image, box), meta))
+
+    images = [view(path, box) for path, box in zip(image_paths, boxes, strict=True)]
     return images, vbp.saliency_maps(model, meta, images, device, batch_size)
 
 

@@ -2,9 +2,10 @@
 purify hairs and rulers, classify (optionally averaging test-time views) and explain with VisualBackProp.
 
 Every step does what the run's own jobs did to its test images: the segmenter's post-processing, the
-configured purification method, the classifier's lesion-centred crop from the predicted mask, the
-resize and centre crop of its metadata, and the purified copy as the classifier's input only where the
-run used test-time purification and the image's occluded fraction is over the selection threshold.
+configured purification method, the classifier's colour constancy, its lesion-centred crop from the
+predicted mask, the resize and centre crop of its metadata, and the purified copy as the classifier's
+input only where the run used test-time purification and the image's occluded fraction is over the
+selection threshold.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as F
 
-from melanoflow.classification.cache import crop_to, lesion_box
+from melanoflow.classification.cache import classifier_input, lesion_box
+from melanoflow.classification.colour import classifier_color_constancy
 from melanoflow.classification.model import for_inference, load_classifier
 from melanoflow.classification.predict import MAX_TTA_VIEWS, view_probabilities
 from melanoflow.evaluation.decision import argmax_labels
@@ -91,12 +92,13 @@ class Predictor:
         return masks
 
     def classifier_inputs(self, images: list[np.ndarray], masks: list[np.ndarray]) -> torch.Tensor:
-        """uint8 (B, 3, resize, resize): each image cropped around its lesion (as in training) and resized."""
+        """uint8 (B, 3, resize, resize): each image colour-corrected and cropped around its lesion (as in
+        training) and resized."""
         size = int(self.meta["resize"])
         margin = self.meta.get("lesion_crop")
+        color_constancy = classifier_color_constancy(self.meta)
         resized = [
-            cv2.resize(crop_to(image, None if margin is None else lesion_box(mask, margin)), (size, size),
-                       interpolation=cv2.INTER_AREA)
+            classifier_input(image, size, None if margin is None else lesion_box(mask, margin), color_constancy)
             for image, mask in zip(images, masks, strict=True)
         ]
         return torch.from_numpy(np.stack(resized)).permute(0, 3, 1, 2)
