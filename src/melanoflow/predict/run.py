@@ -59,28 +59,39 @@ def predict_to_folder(inputs: list[InputImage], skipped: list[Skipped], predicto
                     out_dir, item.image_id, item.source, pixels, prediction, predictor.classes)
                 records.append(outputs.detail_row(item.image_id, item.source, prediction, predictor.classes, files))
 
-    # One batch's files are written while the next batch is purified and classified (image encoding releases
-    # the GIL); not while it is segmented, whose convolutions keep every core busy.
-    with ThreadPoolExecutor(max_workers=1) as writer, tqdm(total=len(inputs), desc="predicting",
-                                                            unit="image") as progress:
+    def decode(batch: list[InputImage]) -> list[tuple[InputImage, np.ndarray]]:
+        decoded = []
+        with predictor.timed("decode"):
+            for item in batch:
+                try:
+                    decoded.append((item, decode_input(item)))
+                except fileio.BadInputError as error:
+                    rejected.append({"source": item.source, "reason": str(error).removeprefix(f"{item.source}: ")})
+        return decoded
+
+    # While a batch is purified and classified, a background thread writes the previous batch's files and
+    # decodes the next batch (image coding releases the GIL); not while a batch is segmented, whose
+    # convolutions keep every core busy.
+    batches = [inputs[start : start + batch_size] for start in range(0, len(inputs), batch_size)]
+    with ThreadPoolExecutor(max_workers=1) as background, tqdm(total=len(inputs), desc="predicting",
+                                                                unit="image") as progress:
+        decoded = decode(batches[0]) if batches else []
         finished = None
-        for start in range(0, len(inputs), batch_size):
-            decoded = []
-            with predictor.timed("decode"):
-                for item in inputs[start : start + batch_size]:
-                    try:
-                        decoded.append((item, decode_input(item)))
-                    except fileio.BadInputError as error:
-                        rejected.append({"source": item.source, "reason": str(error).removeprefix(f"{item.source}: ")})
-            if decoded:
-                images = [pixels for _, pixels in decoded]
+        for index, batch in enumerate(batches):
+            images = [pixels for _, pixels in decoded]
+            work = []
+            if images:
                 with predictor.timed("segment"):
                     masks = predictor.segment(images)
-                pending = writer.submit(write, *finished) if finished is not None else None
+                if finished is not None:
+                    work.append(background.submit(write, *finished))
+            if index + 1 < len(batches):
+                work.append(background.submit(decode, batches[index + 1]))
+            if images:
                 finished = decoded, predictor.predict(images, masks)
-                if pending is not None:
-                    pending.result()
-            progress.update(len(inputs[start : start + batch_size]))
+            done = [future.result() for future in work]  # raises what the background thread raised
+            decoded = done[-1] if index + 1 < len(batches) else []
+            progress.update(len(batch))
         if finished is not None:
             write(*finished)
     for item in rejected:
