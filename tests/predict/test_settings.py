@@ -65,6 +65,13 @@ def test_run_settings_name_a_missing_or_unknown_key():
         RunSettings.from_config(written | {"classification": written["classification"] | {"device": "cpu"}})
 
 
+def test_a_run_from_before_segmentation_tta_predicts_masks_without_flips():
+    written = run_settings(CONFIG | {"segmentation": CONFIG["segmentation"] | {"tta": True}})
+    assert RunSettings.from_config(written).segmentation.tta
+    older = written | {"segmentation": {key: value for key, value in written["segmentation"].items() if key != "tta"}}
+    assert RunSettings.from_config(older).segmentation.tta is False
+
+
 def test_a_broken_settings_file_is_named(tmp_path):
     path = tmp_path / SETTINGS_FILE
     path.parent.mkdir(parents=True)

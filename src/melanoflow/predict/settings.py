@@ -59,8 +59,10 @@ class RunSettings:
         """The settings of a run's predict.json, as run_settings writes it; a missing or unknown key is an
         error naming it."""
         check_section_keys(settings, field_names(cls), "")
+        # Runs made before segmentation.tta existed predicted their masks without test-time flips.
+        segmentation = {"tta": False, **settings["segmentation"]}
         return cls(tuple(settings["classes"]), settings["melanoma_class"], settings["keratosis_class"],
-                   tuple(settings["variants"]), SegmenterPredictSettings.from_config(settings["segmentation"]),
+                   tuple(settings["variants"]), SegmenterPredictSettings.from_config(segmentation),
                    RunPurification.from_config(settings["purification"]),
                    ClassifierPredictSettings.from_config(settings["classification"]))
 
