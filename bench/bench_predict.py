@@ -5,10 +5,11 @@ The run it predicts with has the CPU config's sizes (config/isic2017-cpu.yaml: s
 width, ResNet-18 on 96-px lesion crops, the improved purification, test-time flips) with untrained
 weights, which cost the same time as trained ones. The references, measured in the same run on the same
 decoded images: the segmenter's batched inference and post-processing, the purifier, the classifier's
-test-time views and VisualBackProp, each alone. Target: the command (process start, model loading,
-decoding and every file it writes included) within 1.5x their sum. The references and the command are
-measured in turn ``--repeats`` times and the median ratio is the result (a shared machine's speed drifts by
-a fifth between minutes); every repeat's numbers are kept.
+inputs (lesion crop, colour constancy, resize) and test-time views, and VisualBackProp, each alone.
+Target: the command (process start, model loading, decoding and every file it writes included) within
+1.5x their sum. The references and the command are measured in turn ``--repeats`` times and the median
+ratio is the result (a shared machine's speed drifts by a fifth between minutes); every repeat's numbers
+are kept.
 
 The inputs are the real ISIC 2017 images of ../shared/data/isic-real resized to 1024x768 when present,
 generated 1024x768 textures otherwise.
@@ -101,7 +102,7 @@ def stage_seconds(results: Path, images: list[np.ndarray]) -> dict[str, float]:
     return {
         "segment": timed(lambda: predictor.segment(images)),
         "purify": timed(lambda: [predictor.purify(image, mask) for image, mask in zip(images, masks, strict=True)]),
-        "classify": timed(lambda: predictor.classify(inputs)),
+        "classify": timed(lambda: predictor.classify(predictor.classifier_inputs(images, masks))),
         "explain": timed(lambda: saliency_maps(predictor.model, predictor.meta, views, predictor.device,
                                                predictor.batch_size)),
     }

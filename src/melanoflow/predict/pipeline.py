@@ -128,7 +128,9 @@ class Predictor:
                         for result in purified]
         sources = [result.image if chosen else image
                    for image, result, chosen in zip(images, purified, use_purified, strict=True)]
-        return masks, purified, use_purified, self.classifier_inputs(sources, masks)
+        with self.timed("classify"):
+            inputs = self.classifier_inputs(sources, masks)
+        return masks, purified, use_purified, inputs
 
     def predict(self, images: list[np.ndarray], masks: list[np.ndarray] | None = None) -> list[ImagePrediction]:
         """Predictions for RGB uint8 images of any size, in order (with their ``segment`` masks when given)."""
