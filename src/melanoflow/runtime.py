@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 TTA_FLIPS = ((), (-1,), (-2,), (-2, -1))
 
 
+def flipped(batch: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """``batch`` flipped along ``dims`` (one of TTA_FLIPS); as it is for ``()``."""
+    return batch.flip(dims) if dims else batch
+
+
 def setup_logging(log_path: str | None = None, level: int = logging.INFO) -> None:
     """Send the library's log records (and warnings) to ``log_path`` or stderr.
 

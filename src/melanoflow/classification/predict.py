@@ -21,7 +21,7 @@ from melanoflow.classification.colour import classifier_color_constancy
 from melanoflow.classification.data import ManifestImages, make_loader, to_model_input
 from melanoflow.classification.model import for_inference, load_classifier
 from melanoflow.classification.settings import PredictSettings
-from melanoflow.runtime import TTA_FLIPS, select_device
+from melanoflow.runtime import TTA_FLIPS, flipped, select_device
 from melanoflow.tables import (
     PREDICTED_SPLITS,
     SchemaError,
@@ -45,7 +45,7 @@ def tta_views(images: torch.Tensor, input_size: int, count: int) -> list[torch.T
     if not 1 <= count <= MAX_TTA_VIEWS:
         raise ValueError(f"test-time views must be 1 to {MAX_TTA_VIEWS}, got {count}")
     centre = F.center_crop(images, [input_size, input_size])
-    views = [centre.flip(dims) if dims else centre for dims in TTA_FLIPS]
+    views = [flipped(centre, dims) for dims in TTA_FLIPS]
     if count > len(views):
         views += list(F.five_crop(images, [input_size, input_size])[:4])
     return views[:count]

@@ -20,7 +20,7 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from melanoflow.fileio import read_image, write_image
-from melanoflow.runtime import TTA_FLIPS, autocast, load_checkpoint, select_device
+from melanoflow.runtime import TTA_FLIPS, autocast, flipped, load_checkpoint, select_device
 from melanoflow.segmentation.data import network_input, resize_image
 from melanoflow.segmentation.model import DilatedUNet, SegmenterSpec
 from melanoflow.segmentation.settings import PredictSettings
@@ -53,10 +53,6 @@ def mask_path(masks_dir: str | os.PathLike, dataset: str, image_id: str) -> Path
     return Path(masks_dir) / dataset / f"{image_id}_segmentation.png"
 
 
-def flip(batch: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
-    return batch.flip(dims) if dims else batch
-
-
 def predict_probabilities(model: DilatedUNet, images: list[np.ndarray], device: torch.device,
                           mixed_precision: bool, tta: bool = False) -> list[np.ndarray]:  # fmt: skip
     """Lesion probabilities for RGB images of any size, each returned at its own size; with ``tta``, the
@@ -66,7 +62,7 @@ def predict_probabilities(model: DilatedUNet, images: list[np.ndarray], device: 
     batch = batch.to(device).contiguous(memory_format=torch.channels_last)
     flips = TTA_FLIPS if tta else ((),)
     with autocast(device, enabled=mixed_precision):
-        maps = [flip(model.predict_proba(flip(batch, dims)), dims) for dims in flips]
+        maps = [flipped(model.predict_proba(flipped(batch, dims)), dims) for dims in flips]
     probabilities = torch.stack(maps).mean(0)[:, 0].cpu().numpy()
     return [
         cv2.resize(probability, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
