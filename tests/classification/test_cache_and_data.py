@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torchvision.transforms.v2 import functional as F
 
 from melanoflow import fileio
 from melanoflow.classification.cache import (
@@ -22,6 +23,7 @@ from melanoflow.classification.cache import (
 )
 from melanoflow.classification.colour import shades_of_gray
 from melanoflow.classification.data import ManifestImages, apply_manifest_transform, epoch_order
+from melanoflow.classification.settings import OnlineAugmentation
 
 from .conftest import CLASSES, write_images
 
@@ -98,6 +100,81 @@ def test_training_augmentation_depends_on_row_seed_and_epoch_only(tmp_path):
     assert not all(torch.equal(a, dataset[i][0]) for i, a in enumerate(first))
     assert first[0].shape == (3, 16, 16)
     assert epoch_order(10, 200, 3) == epoch_order(10, 200, 3) != epoch_order(10, 200, 4)
+
+
+def augmented(paths, cache, input_size, epochs, **augment):
+    """The first row's training image in each of ``epochs`` epochs under ``augment`` (the rest off)."""
+    settings = OnlineAugmentation(**{"right_angles": False, "scale": None, "colour_jitter": 0.0, "hue_jitter": 0.0}
+                                  | augment)
+    dataset = ManifestImages(manifest_of(paths), cache, CLASSES, input_size, train=True, augment=settings)
+    images = []
+    for epoch in range(epochs):
+        dataset.epoch = epoch
+        images.append(dataset[0][0])
+    return images
+
+
+def test_right_angle_rotations_give_all_eight_orientations(tmp_path):
+    paths = write_images(tmp_path, ["a"], size=(16, 16))
+    cache = build_cache(paths, 16)
+    image = torch.from_numpy(np.array(cache.pixels[0])).permute(2, 0, 1)
+    orientations = [torch.rot90(flipped, k, dims=(1, 2)) for flipped in (image, image.flip(1)) for k in range(4)]
+    seen = set()
+    for output in augmented(paths, cache, 16, 64, right_angles=True):  # input = cache size: no crop
+        matches = [index for index, orientation in enumerate(orientations) if torch.equal(output, orientation)]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert seen == set(range(8))
+    # without rotations only the identity and the reference code's vertical flip occur
+    assert {int(torch.equal(output, image.flip(1))) for output in augmented(paths, cache, 16, 16)} == {0, 1}
+    assert all(torch.equal(o, image) or torch.equal(o, image.flip(1)) for o in augmented(paths, cache, 16, 16))
+
+
+def test_scale_crops_a_random_square_of_that_area_resized_to_the_input(tmp_path):
+    paths = write_images(tmp_path, ["a"], size=(32, 32))
+    cache = build_cache(paths, 32)
+    image = torch.from_numpy(np.array(cache.pixels[0])).permute(2, 0, 1)
+    whole = F.resize(image, [16, 16], antialias=True)
+    for output in augmented(paths, cache, 16, 8, scale=[1.0, 1.0]):  # the whole image, shrunk to 16 px
+        assert torch.equal(output, whole) or torch.equal(output, whole.flip(1))
+    # a quarter of the area is a 16-px square, taken as it is: some 16 x 16 window of the cached image
+    windows = {image[:, top:top + 16, left:left + 16].flip(1).numpy().tobytes() for top in range(17)
+               for left in range(17)} | {image[:, top:top + 16, left:left + 16].numpy().tobytes()
+                                         for top in range(17) for left in range(17)}
+    assert all(output.numpy().tobytes() in windows for output in augmented(paths, cache, 16, 8, scale=[0.25, 0.25]))
+
+
+def test_colour_jitter_scales_a_grey_image_by_the_brightness_factor_only(tmp_path):
+    fileio.write_image(tmp_path / "grey.png", np.full((16, 16, 3), 100, np.uint8))
+    paths = [str(tmp_path / "grey.png")]
+    cache = build_cache(paths, 16)
+    outputs = augmented(paths, cache, 16, 20, colour_jitter=0.5, hue_jitter=0.5)
+    # contrast, saturation and hue leave a uniform grey as it is; brightness multiplies it by 0.5-1.5
+    for output in outputs:
+        assert (output == output[0, 0, 0]).all() and 50 <= int(output[0, 0, 0]) <= 150
+    assert len({int(output[0, 0, 0]) for output in outputs}) > 10
+
+
+def test_colour_jitter_shifts_hue_and_keeps_shapes(tmp_path):
+    paths = write_images(tmp_path, ["a"], size=(16, 16))
+    cache = build_cache(paths, 16)
+    plain = augmented(paths, cache, 16, 4)
+    hued = augmented(paths, cache, 16, 4, hue_jitter=0.2)
+    assert all(h.shape == p.shape == (3, 16, 16) and h.dtype == torch.uint8 for h, p in zip(hued, plain, strict=True))
+    assert not any(torch.equal(h, p) for h, p in zip(hued, plain, strict=True))
+
+
+@pytest.mark.parametrize("augment, message", [
+    ({"scale": [0.0, 0.5]}, r"classification\.augment\.scale"),
+    ({"scale": [0.9, 0.5]}, r"classification\.augment\.scale"),
+    ({"colour_jitter": 1.0}, r"classification\.augment\.colour_jitter"),
+    ({"hue_jitter": 0.6}, r"classification\.augment\.hue_jitter"),
+    ({"rotate": True}, r"unknown key\(s\) classification\.augment\.rotate"),
+])
+def test_augmentation_settings_are_checked_by_name(augment, message):
+    section = {"right_angles": False, "scale": None, "colour_jitter": 0.0, "hue_jitter": 0.0} | augment
+    with pytest.raises(ValueError, match=message):
+        OnlineAugmentation.from_config(section)
 
 
 def test_epoch_order_sizes_and_class_balance():

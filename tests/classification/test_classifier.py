@@ -38,6 +38,7 @@ TINY_SECTION = {
     "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "schedule": "step", "lr_step_epochs": 2,
     "lr_gamma": 0.1, "warmup_epochs": 0, "label_smoothing": 0.0, "sampling": "uniform", "epoch_size": None,
     "selection": "val_loss", "loader_workers": 0,
+    "augment": {"right_angles": False, "scale": None, "colour_jitter": 0.0, "hue_jitter": 0.0},
 }
 TINY = TrainSettings.from_config(TINY_SECTION)
 

@@ -2,9 +2,11 @@
 
 Training examples get, in order: the manifest's crop box (resized back to the cache size), its
 horizontal / vertical flips, then the reference code's online augmentation: a random ``input_size``
-crop and a random vertical flip, drawn from a generator seeded by the row's seed and the epoch (so an
-epoch's augmentation does not depend on batch order, worker count, or whether the run was resumed).
-Validation and test rows get a centre crop only. Normalisation happens per batch on the device.
+crop and a random vertical flip, then what ``classification.augment`` adds (right-angle rotations, a
+random-scale crop instead of the fixed one, colour jitter). Every draw comes from a generator seeded by
+the row's seed and the epoch (so an epoch's augmentation does not depend on batch order, worker count, or
+whether the run was resumed). Validation and test rows get a centre crop only. Normalisation happens per
+batch on the device.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as F
 
 from melanoflow.classification.cache import ImageCache
+from melanoflow.classification.settings import OnlineAugmentation
+
+# The reference code's online augmentation alone: a fixed-size random crop and a random vertical flip.
+REFERENCE_AUGMENTATION = OnlineAugmentation(right_angles=False, scale=None, colour_jitter=0.0, hue_jitter=0.0)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -36,10 +42,34 @@ def apply_manifest_transform(image: torch.Tensor, row) -> torch.Tensor:
     return image
 
 
+def random_crop(image: torch.Tensor, input_size: int, scale: tuple[float, float] | None,
+                rng: np.random.Generator) -> torch.Tensor:
+    """A random ``input_size`` square of ``image`` (3, S, S); with ``scale``, a random square of an area
+    fraction drawn from that range, resized to ``input_size``."""
+    size = image.shape[-1]
+    side = input_size if scale is None else int(np.clip(round(size * np.sqrt(rng.uniform(*scale))), 1, size))
+    top, left = rng.integers(0, size - side + 1, size=2)
+    image = F.crop(image, int(top), int(left), side, side)
+    return image if side == input_size else F.resize(image, [input_size, input_size], antialias=True)
+
+
+def jitter_colours(image: torch.Tensor, augment: OnlineAugmentation, rng: np.random.Generator) -> torch.Tensor:
+    """Brightness, contrast and saturation scaled by factors from [1 - j, 1 + j], then the hue shifted."""
+    if augment.colour_jitter:
+        low, high = 1 - augment.colour_jitter, 1 + augment.colour_jitter
+        image = F.adjust_brightness(image, float(rng.uniform(low, high)))
+        image = F.adjust_contrast(image, float(rng.uniform(low, high)))
+        image = F.adjust_saturation(image, float(rng.uniform(low, high)))
+    if augment.hue_jitter:
+        image = F.adjust_hue(image, float(rng.uniform(-augment.hue_jitter, augment.hue_jitter)))
+    return image
+
+
 class ManifestImages(Dataset):
     """(uint8 image (3, input_size, input_size), class index) for each manifest row, from the cache."""
 
-    def __init__(self, rows: pd.DataFrame, cache: ImageCache, classes: list[str], input_size: int, train: bool):
+    def __init__(self, rows: pd.DataFrame, cache: ImageCache, classes: list[str], input_size: int, train: bool,
+                 augment: OnlineAugmentation = REFERENCE_AUGMENTATION):
         if input_size > cache.size:
             raise ValueError(f"input size {input_size} is larger than the cached images ({cache.size})")
         self.rows = rows.reset_index(drop=True)
@@ -48,6 +78,7 @@ class ManifestImages(Dataset):
         self.targets = self.rows["label"].map({label: index for index, label in enumerate(classes)}).to_numpy()
         self.input_size = input_size
         self.train = train
+        self.augment = augment
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -59,10 +90,12 @@ class ManifestImages(Dataset):
         image = apply_manifest_transform(image, row)
         if self.train:
             rng = np.random.default_rng([int(row.seed), self.epoch])
-            top, left = rng.integers(0, self.cache.size - self.input_size + 1, size=2)
-            image = F.crop(image, int(top), int(left), self.input_size, self.input_size)
+            image = random_crop(image, self.input_size, self.augment.scale, rng)
             if rng.random() < 0.5:
                 image = F.vertical_flip(image)
+            if self.augment.right_angles:
+                image = torch.rot90(image, int(rng.integers(4)), dims=(-2, -1))
+            image = jitter_colours(image, self.augment, rng)
         else:
             image = F.center_crop(image, [self.input_size, self.input_size])
         return image.contiguous(), int(self.targets[index])

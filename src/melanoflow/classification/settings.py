@@ -26,6 +26,34 @@ SELECTIONS = ("val_loss", "val_auc", "last")
 
 
 @dataclass(frozen=True)
+class OnlineAugmentation:
+    """Augmentation beyond the reference code's random crop and vertical flip (``classification.augment``),
+    drawn per training example and epoch; every part off is the paper's."""
+
+    right_angles: bool  # rotate by a random multiple of 90 degrees: with the flips, all eight orientations
+    # Area fraction range of the random square crop of the cached image, resized to the input size;
+    # None: the reference code's fixed input-size crop.
+    scale: tuple[float, float] | None
+    colour_jitter: float  # brightness, contrast and saturation factors drawn from [1 - j, 1 + j]
+    hue_jitter: float  # hue shift drawn from [-j, j], as a fraction of the hue circle
+
+    def __post_init__(self):
+        if self.scale is not None and not 0 < self.scale[0] <= self.scale[1] <= 1:
+            raise ValueError(f"classification.augment.scale: {list(self.scale)} is not 0 < low <= high <= 1")
+        if not 0 <= self.colour_jitter < 1:
+            raise ValueError(f"classification.augment.colour_jitter: {self.colour_jitter} is not in [0, 1)")
+        if not 0 <= self.hue_jitter <= 0.5:
+            raise ValueError(f"classification.augment.hue_jitter: {self.hue_jitter} is not in [0, 0.5]")
+
+    @classmethod
+    def from_config(cls, augment: Mapping) -> Self:
+        """The settings of ``classification.augment``; a missing or unknown key is an error naming it."""
+        check_section_keys(augment, field_names(cls), "classification.augment")
+        scale = augment["scale"]
+        return cls(**{**augment, "scale": None if scale is None else (float(scale[0]), float(scale[1]))})
+
+
+@dataclass(frozen=True)
 class TrainSettings:
     """How a classifier is trained: the classification section's training keys."""
 
@@ -46,6 +74,7 @@ class TrainSettings:
     sampling: str  # uniform: each example once per epoch; balanced: classes drawn equally often
     epoch_size: int | None  # examples per epoch (None: the training rows), the same for every variant
     selection: str  # which epoch is kept: see SELECTIONS
+    augment: OnlineAugmentation
     loader_workers: int
 
     def __post_init__(self):
@@ -59,7 +88,7 @@ class TrainSettings:
         """The settings of the classification section's training keys; a missing or unknown key is an
         error naming it."""
         check_section_keys(section, field_names(cls), "classification")
-        return cls(**section)
+        return cls(**{**section, "augment": OnlineAugmentation.from_config(section["augment"])})
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,8 @@ def fit(manifest: pd.DataFrame, cache: ImageCache, settings: TrainSettings, clas
     val_rows = manifest.loc[manifest["split"] == "val"]
     if train_rows.empty or val_rows.empty:
         raise ValueError(f"training needs train and val rows; the manifest has {len(train_rows)} / {len(val_rows)}")
-    train_set = ManifestImages(train_rows, cache, classes, settings.input_size, train=True)
+    train_set = ManifestImages(train_rows, cache, classes, settings.input_size, train=True,
+                               augment=settings.augment)
     val_loader = make_loader(ManifestImages(val_rows, cache, classes, settings.input_size, train=False),
                              settings.batch_size, workers=settings.loader_workers)
 
