@@ -27,7 +27,7 @@ def load(name):
 
 
 SHIPPED = ["config.yaml", "demo.yaml", "isic2017-cpu.yaml", "isic2018-cpu.yaml", "isic2017-cpu.yaml+isic2017-trap.yaml",
-           "isic2017-cpu.yaml+isic2017-amx.yaml", "isic2017-cpu.yaml+isic2017-amx.yaml+isic2017-ham.yaml"]
+           "isic2017-cpu.yaml+isic2017-bf16.yaml", "isic2017-cpu.yaml+isic2017-bf16.yaml+isic2017-ham.yaml"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -147,8 +147,8 @@ def test_trap_settings_must_go_with_a_trap_split():
 @pytest.mark.parametrize(("name", "base"), [("demo.yaml", "config.yaml"), ("isic2017-cpu.yaml", "config.yaml"),
                                             ("isic2018-cpu.yaml", "config.yaml"),
                                             ("isic2017-trap.yaml", "isic2017-cpu.yaml"),
-                                            ("isic2017-amx.yaml", "isic2017-cpu.yaml"),
-                                            ("isic2017-ham.yaml", "isic2017-cpu.yaml+isic2017-amx.yaml")])
+                                            ("isic2017-bf16.yaml", "isic2017-cpu.yaml"),
+                                            ("isic2017-ham.yaml", "isic2017-cpu.yaml+isic2017-bf16.yaml")])
 def test_shipped_overlays_hold_only_what_differs(name, base):
     overlay = yaml.safe_load((REPO / "config" / name).read_text())
     default = load(base)
