@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
-from melanoflow.segmentation.data import LesionDataset, network_input
+from melanoflow.segmentation.data import (
+    INK_RING_COLOUR,
+    STICKER_COLOURS,
+    STICKER_RADIUS,
+    LesionDataset,
+    network_input,
+    paste_distractors,
+)
+
+SKIN = (200, 150, 130)
 
 
 def test_seven_channels_are_rgb_hsv_and_luminance_normalised_to_mean_half_std_half():
@@ -29,7 +39,7 @@ def test_hue_covers_its_range():
 
 def test_augmentation_moves_image_and_mask_together(lesion_manifest, tiny_params):
     rows = lesion_manifest.loc[lesion_manifest["mask_path"].notna()].head(4)
-    augment = {"flip": True, "rotation_degrees": 90, "scale": [0.5, 1.0]}
+    augment = {"flip": True, "rotation_degrees": 90, "scale": [0.5, 1.0], "stickers": 0.0, "ink_rings": 0.0}
     dataset = LesionDataset(rows, 228, augment)
     torch.manual_seed(3)
     for index in range(len(dataset)):
@@ -45,3 +55,70 @@ def test_augmentation_moves_image_and_mask_together(lesion_manifest, tiny_params
 def test_rows_without_ground_truth_are_refused(lesion_manifest):
     with pytest.raises(ValueError, match="no ground-truth mask"):
         LesionDataset(lesion_manifest.head(2), 228)
+
+
+def skin_with_lesion(side: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    rgb = np.full((side, side, 3), SKIN, np.uint8)
+    mask = np.zeros((side, side), np.uint8)
+    mask[16:48, 16:48] = 1
+    return rgb, mask
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_pasted_sticker_is_one_colour_and_never_lesion(seed):
+    rgb, mask = skin_with_lesion()
+    torch.manual_seed(seed)
+    pasted, target = paste_distractors(rgb, mask, stickers=1.0, ink_rings=0.0)
+    changed = (pasted != rgb).any(axis=2)
+    colours = {tuple(pixel) for pixel in pasted[changed]}
+    assert len(colours) == 1 and colours <= set(STICKER_COLOURS)
+    # the centre lies in the image, so at least a quarter of the smallest disc shows; at most the largest disc
+    side = rgb.shape[0]
+    assert np.pi * (STICKER_RADIUS[0] * side - 1) ** 2 / 4 <= changed.sum() <= np.pi * (STICKER_RADIUS[1] * side + 1) ** 2
+    assert not target[changed].any()  # never lesion under the sticker
+    assert np.array_equal(target[~changed], mask[~changed])  # the rest of the mask is kept
+    assert np.array_equal(rgb, skin_with_lesion()[0]) and np.array_equal(mask, skin_with_lesion()[1])  # inputs kept
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_an_ink_ring_is_a_thin_violet_outline_that_leaves_the_mask(seed):
+    rgb, mask = skin_with_lesion()
+    torch.manual_seed(seed)
+    drawn, target = paste_distractors(rgb, mask, stickers=0.0, ink_rings=1.0)
+    changed = (drawn != rgb).any(axis=2)
+    assert {tuple(pixel) for pixel in drawn[changed]} == {INK_RING_COLOUR}
+    assert changed.any()
+    # an outline a few pixels wide: nothing of it survives erosion by an 11 x 11 square (a filled disc would)
+    assert not cv2.erode(changed.astype(np.uint8), np.ones((11, 11), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0).any()
+    assert np.array_equal(target, mask)
+
+
+def test_zero_probabilities_change_nothing_and_draw_nothing():
+    rgb, mask = skin_with_lesion()
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    kept = paste_distractors(rgb, mask, stickers=0.0, ink_rings=0.0)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert np.array_equal(kept[0], rgb) and np.array_equal(kept[1], mask)
+
+
+def test_distractors_follow_the_seed():
+    rgb, mask = skin_with_lesion()
+    draws = []
+    for seed in (5, 5, 6):
+        torch.manual_seed(seed)
+        draws.append(paste_distractors(rgb, mask, stickers=0.5, ink_rings=0.5)[0])
+    assert np.array_equal(draws[0], draws[1]) and not np.array_equal(draws[0], draws[2])
+
+
+def test_training_pairs_carry_the_stickers_as_background(lesion_manifest):
+    rows = lesion_manifest.loc[lesion_manifest["mask_path"].notna()].head(4)
+    augment = {"flip": True, "rotation_degrees": 0, "scale": [1.0, 1.0], "stickers": 1.0, "ink_rings": 0.0}
+    dataset = LesionDataset(rows, 228, augment)
+    torch.manual_seed(1)
+    for index in range(len(dataset)):
+        inputs, target = dataset[index]
+        rgb = torch.round((inputs[:3] * 0.5 + 0.5) * 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        sticker = np.isin(rgb.view([("", np.uint8)] * 3)[..., 0], np.array(STICKER_COLOURS, np.uint8).view([("", np.uint8)] * 3)[:, 0])
+        assert sticker.sum() > 100
+        assert not target[0][torch.from_numpy(sticker)].any()

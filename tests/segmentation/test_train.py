@@ -32,10 +32,12 @@ def killed_in_second_epoch(monkeypatch):
     monkeypatch.setattr(train_module, "train_one_epoch", epoch)
 
 
-@pytest.mark.parametrize(("loss", "schedule"), [("bce", "constant"), ("bce_jaccard", "cosine")])
+@pytest.mark.parametrize(("loss", "schedule", "occluders"), [
+    ("bce", "constant", {"stickers": 0.0, "ink_rings": 0.0}), ("bce_jaccard", "cosine", {"stickers": 0.5, "ink_rings": 0.5}),
+])  # fmt: skip
 def test_a_killed_run_resumes_to_the_same_weights(lesion_manifest, tiny_settings, tmp_path, monkeypatch, caplog,
-                                                  loss, schedule):  # fmt: skip
-    settings = replace(tiny_settings, loss=loss, schedule=schedule)
+                                                  loss, schedule, occluders):  # fmt: skip
+    settings = replace(tiny_settings, loss=loss, schedule=schedule, augment={**tiny_settings.augment, **occluders})
     write_images_manifest(lesion_manifest, tmp_path / "images.parquet")
     straight = fit(tmp_path / "images.parquet", settings, tmp_path / "a" / "model.pt", tmp_path / "a" / "history.csv")
 

@@ -3,6 +3,7 @@
 Images are decoded and resized once (training reads each image many times); joint image + mask
 augmentation runs on the cached tensors with torchvision transforms v2, and the colour channels are
 derived after augmentation so that HSV and luminance always describe the pixels the network sees.
+Optionally, pasted stickers and drawn ink rings teach the network what is not lesion.
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ log = logging.getLogger(__name__)
 # Each channel is scaled to [0, 1] by its range, then normalised to mean 0.5, std 0.5 (the paper's rule).
 HUE_RANGE = 360.0  # OpenCV float HSV: H in [0, 360), S and V in [0, 1]
 LIGHTNESS_RANGE = 100.0  # OpenCV float Lab: L* in [0, 100]
+
+# The colours of the stickers and skin-marker ink in ISIC 2017 images (orange, pale blue, magenta, green,
+# violet) and of the violet pen dermatologists circle lesions with.
+STICKER_COLOURS = ((240, 140, 30), (110, 200, 210), (230, 40, 160), (60, 160, 80), (120, 60, 150))
+INK_RING_COLOUR = (110, 50, 120)
+STICKER_RADIUS = (0.12, 0.30)  # fraction of the image side
+INK_RING_CENTRE = (0.3, 0.7)  # fraction of the side, each coordinate
+INK_RING_AXES = (0.2, 0.45)  # fraction of the side
+INK_RING_THICKNESS = (2, 6)  # pixels, the upper bound excluded
 
 
 def network_input(rgb: np.ndarray) -> torch.Tensor:
@@ -63,6 +73,37 @@ def joint_augmentation(size: int, augment: dict) -> v2.Compose:
     return v2.Compose(steps)
 
 
+def uniform(low: float, high: float, count: int = 1) -> np.ndarray:
+    """Uniform draws from torch's global generator, which training seeds and checkpoints with every epoch."""
+    return (low + (high - low) * torch.rand(count, dtype=torch.float64)).numpy()
+
+
+def paste_distractors(rgb: np.ndarray, mask: np.ndarray, stickers: float,
+                      ink_rings: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Occluders the segmenter must learn to leave out of the lesion, pasted after the joint augmentation.
+
+    With probability ``stickers`` a filled disc in a sticker colour, anywhere, whose pixels are never lesion
+    (the mask is cleared under it); with probability ``ink_rings`` a violet ellipse outline round the centre,
+    as drawn round a lesion, with the mask unchanged. A probability of 0 draws nothing from the generator.
+    Returns new arrays; the inputs are not changed.
+    """
+    rgb, mask = rgb.copy(), mask.copy()
+    side = rgb.shape[0]
+    if stickers and torch.rand(1).item() < stickers:
+        centre = tuple(int(value) for value in uniform(0, side, 2))
+        radius = int(uniform(*STICKER_RADIUS)[0] * side)
+        colour = STICKER_COLOURS[int(torch.randint(len(STICKER_COLOURS), (1,)))]
+        cv2.circle(rgb, centre, radius, colour, thickness=-1)
+        cv2.circle(mask, centre, radius, 0, thickness=-1)
+    if ink_rings and torch.rand(1).item() < ink_rings:
+        centre = tuple(int(value) for value in uniform(*INK_RING_CENTRE, 2) * side)
+        axes = tuple(int(value) for value in uniform(*INK_RING_AXES, 2) * side)
+        angle = float(uniform(0, 180)[0])
+        thickness = int(torch.randint(*INK_RING_THICKNESS, (1,)))
+        cv2.ellipse(rgb, centre, axes, angle, 0, 360, INK_RING_COLOUR, thickness)
+    return rgb, mask
+
+
 class LesionDataset(Dataset):
     """Manifest rows with ground-truth masks -> (7 x S x S input, 1 x S x S target) pairs."""
 
@@ -76,6 +117,8 @@ class LesionDataset(Dataset):
         self.images = [tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1)) for image, _ in pairs]
         self.masks = [tv_tensors.Mask(torch.from_numpy(mask.astype(np.uint8))[None]) for _, mask in pairs]
         self.transform = joint_augmentation(size, augment) if augment else None
+        self.stickers = augment["stickers"] if augment else 0.0
+        self.ink_rings = augment["ink_rings"] if augment else 0.0
         log.info("loaded %d %s at %dx%d", len(pairs), desc, size, size)
 
     def __len__(self) -> int:
@@ -83,6 +126,10 @@ class LesionDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image, mask = self.images[index], self.masks[index]
-        if self.transform is not None:
-            image, mask = self.transform(image, mask)
-        return network_input(image.permute(1, 2, 0).numpy()), mask.float()
+        if self.transform is None:
+            return network_input(image.permute(1, 2, 0).numpy()), mask.float()
+        image, mask = self.transform(image, mask)
+        rgb, target = image.permute(1, 2, 0).numpy(), mask[0].numpy()
+        if self.stickers or self.ink_rings:
+            rgb, target = paste_distractors(rgb, target, self.stickers, self.ink_rings)
+        return network_input(rgb), torch.from_numpy(np.ascontiguousarray(target))[None].float()

@@ -25,7 +25,7 @@ class TrainSettings:
     batch_size: int
     learning_rate: float
     betas: tuple[float, float]
-    augment: Mapping  # flip, rotation_degrees, scale: see segmentation.data.joint_augmentation
+    augment: Mapping  # flip, rotation_degrees, scale, stickers, ink_rings: see segmentation.data
     mixed_precision: bool
     loss: str
     schedule: str
