@@ -45,7 +45,8 @@ def parser() -> argparse.ArgumentParser:
         "compare", help="compare two finished runs' classifiers on the same images by a paired bootstrap",
         description="Compare two finished runs (e.g. trained without and with extra data, same test split) "
                     "variant by variant: melanoma and mean AUC of each, and candidate minus reference with a "
-                    "paired bootstrap interval on the same images. Prints a Markdown table.")
+                    "paired bootstrap interval on the same images; where both runs scored their masks, the "
+                    "segmentation Jaccard too. Prints a Markdown table.")
     compare.add_argument("reference", metavar="REFERENCE", help="the reference run's results folder")
     compare.add_argument("candidate", metavar="CANDIDATE", help="the candidate run's results folder")
     compare.add_argument("--variants", nargs="+", metavar="NAME",
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def compare(arguments: argparse.Namespace) -> int:
-    from melanoflow.evaluation.run_comparison import compare_runs, markdown
+    from melanoflow.evaluation.run_comparison import compare_runs, compare_segmentation, markdown
     from melanoflow.fileio import BadInputError, atomic_path
     from melanoflow.predict.artefacts import MissingArtefactError
     from melanoflow.tables import SchemaError
@@ -80,13 +81,14 @@ def compare(arguments: argparse.Namespace) -> int:
                  "level": arguments.level}
     try:
         table = compare_runs(arguments.reference, arguments.candidate, arguments.variants, **bootstrap)
+        segmentation = compare_segmentation(arguments.reference, arguments.candidate, **bootstrap)
     except (BadInputError, MissingArtefactError, SchemaError) as error:
         print(f"melanoflow compare: {error}", file=sys.stderr)
         return 1
     if arguments.out:
         with atomic_path(arguments.out) as tmp:
             table.to_csv(tmp, index=False)
-    print(markdown(table, arguments.reference, arguments.candidate, **bootstrap), end="")
+    print(markdown(table, arguments.reference, arguments.candidate, **bootstrap, segmentation=segmentation), end="")
     return 0
 
 

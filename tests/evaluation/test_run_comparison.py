@@ -9,10 +9,10 @@ import pytest
 
 from melanoflow import cli, fileio
 from melanoflow.evaluation import metrics
-from melanoflow.evaluation.run_comparison import compare_runs, markdown
+from melanoflow.evaluation.run_comparison import compare_runs, compare_segmentation, markdown
 from melanoflow.fileio import BadInputError
 from melanoflow.predict.settings import run_settings
-from melanoflow.tables import predictions_schema, write_table
+from melanoflow.tables import PER_IMAGE_SCHEMA, predictions_schema, write_table
 from tests.conftest import default_config
 
 from .prediction_tables import CLASSES, ISIC2018_CLASSES, predictions_frame, random_predictions
@@ -172,3 +172,49 @@ def test_the_command_fails_in_one_line_and_writes_nothing(tmp_path, capsys):
     assert cli.main(["compare", str(reference), str(candidate), "--out", str(out)]) == 1
     assert f"{candidate}/predictions/baseline.parquet: not a readable Parquet table" in capsys.readouterr().err
     assert not out.exists()
+
+
+def write_segmentation_scores(results: Path, jaccards: dict[str, list[float]]) -> None:
+    """results/segmentation/per_image.parquet with images t0, t1, ... of each split scoring ``jaccards[split]``."""
+    rows = [{"image_id": f"{split[0]}{index}", "dataset": "isic2017", "split": split, "jaccard": jaccard,
+             "thresholded_jaccard": 0.0, "dice": 2 * jaccard / (1 + jaccard)}
+            for split, values in jaccards.items() for index, jaccard in enumerate(values)]
+    write_table(pd.DataFrame(rows), results / "segmentation/per_image.parquet", PER_IMAGE_SCHEMA)
+
+
+def test_segmentation_jaccard_is_compared_image_by_image(tmp_path):
+    reference, candidate = hand_built_runs(tmp_path)
+    write_segmentation_scores(reference, {"test": [0.5, 0.6, 0.7, 0.8], "val": [0.1, 0.1]})
+    write_segmentation_scores(candidate, {"test": [0.6, 0.6, 0.9, 0.8], "val": [0.9, 0.9]})
+    row = compare_segmentation(reference, candidate, "test", resamples=4000, seed=3, level=0.95)
+    # per-image differences 0.1, 0, 0.2, 0: mean 0.075; resampled means lie in [0, 0.2]; the candidate is not
+    # better only when all four draws are zeros, which happens with probability (2/4)^4 = 1/16
+    assert row["n_images"] == 4
+    assert (row["jaccard_reference"], row["jaccard_candidate"]) == pytest.approx((0.65, 0.725))
+    assert row["jaccard_diff"] == pytest.approx(0.075)
+    assert 0 <= row["jaccard_diff_low"] < 0.075 < row["jaccard_diff_high"] <= 0.2
+    assert row["jaccard_share_not_better"] == pytest.approx(1 / 16, abs=0.015)
+    val = compare_segmentation(reference, candidate, "val", resamples=100, seed=3, level=0.95)
+    assert val["jaccard_diff"] == pytest.approx(0.8) and val["jaccard_diff_low"] == pytest.approx(0.8)
+    text = markdown(compare_runs(reference, candidate, **BOOTSTRAP), reference, candidate, "test", **BOOTSTRAP,
+                    segmentation=row)
+    assert text.endswith(f"Segmentation, mean per-image Jaccard of the predicted masks (4 test images): reference "
+                         f"0.650, candidate 0.725, Δ +0.075 [{row['jaccard_diff_low']:+.3f}, "
+                         f"{row['jaccard_diff_high']:+.3f}] (bootstrap of the per-image differences).\n")
+
+
+def test_segmentation_is_left_out_where_a_run_has_no_scores_and_refused_on_other_images(tmp_path, capsys):
+    reference, candidate = hand_built_runs(tmp_path)
+    write_segmentation_scores(reference, {"test": [0.5, 0.6]})
+    assert compare_segmentation(reference, candidate) is None
+    assert cli.main(["compare", str(reference), str(candidate), "--resamples", "50"]) == 0
+    assert "Segmentation" not in capsys.readouterr().out
+    write_segmentation_scores(candidate, {"test": [0.5, 0.6, 0.7]})
+    assert cli.main(["compare", str(reference), str(candidate), "--resamples", "50"]) == 1
+    assert capsys.readouterr().err == (
+        f"melanoflow compare: {reference}/segmentation/per_image.parquet and {candidate}/segmentation/per_image.parquet"
+        ": 1 test image(s) scored in one run only (first: isic2017/t2); a paired comparison needs the same images\n")
+    write_segmentation_scores(candidate, {"test": [0.7, 0.6]})
+    assert cli.main(["compare", str(reference), str(candidate), "--resamples", "50"]) == 0
+    assert "Segmentation, mean per-image Jaccard of the predicted masks (2 test images): reference 0.550, candidate " \
+           "0.650, Δ +0.100 [" in capsys.readouterr().out

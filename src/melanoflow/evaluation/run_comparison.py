@@ -3,7 +3,8 @@ trained with extra data, classify the same test images better than the reference
 
 Each variant's predictions of the two runs are compared by the paired bootstrap (bootstrap.paired_differences):
 both runs are scored on the same resampled images, so the interval of their difference leaves out what the
-images do to both. The classes and the classes the AUCs single out are the reference run's saved settings
+images do to both. Where both runs scored their masks, their mean per-image segmentation Jaccard is compared the
+same way (a bootstrap of the per-image differences). The classes and the classes the AUCs single out are the reference run's saved settings
 (``models/predict.json``, as ``melanoflow predict`` reads them); the candidate run's must be the same.
 """
 
@@ -13,7 +14,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from melanoflow.evaluation.bootstrap import paired_differences
 from melanoflow.evaluation.metrics import read_predictions, score_predictions
@@ -21,11 +24,16 @@ from melanoflow.evaluation.report import CLASSICAL_FLOOR, difference_columns, di
 from melanoflow.fileio import BadInputError
 from melanoflow.predict.artefacts import SETTINGS_FILE, read_run_settings
 from melanoflow.predict.settings import RunSettings
+from melanoflow.tables import read_columns
 
 # (metric of score_predictions and of paired_differences, its name in the table)
 COMPARED = (("melanoma_auc", "melanoma AUC"), ("mean_auc", "mean AUC"))
 # What scoring reads of a run's settings: two runs that differ here score different things.
 SCORING_KEYS = ("classes", "melanoma_class", "keratosis_class")
+
+
+def segmentation_scores_path(results: str | os.PathLike) -> Path:
+    return Path(results) / "segmentation" / "per_image.parquet"
 
 
 def predictions_path(results: str | os.PathLike, variant: str) -> Path:
@@ -132,6 +140,41 @@ def compare_runs(
     )
 
 
+def compare_segmentation(
+    reference: str | os.PathLike,
+    candidate: str | os.PathLike,
+    split: str = "test",
+    resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict | None:
+    """The two runs' mean per-image Jaccard of their predicted masks on ``split`` and candidate minus reference,
+    with the percentile bootstrap interval of the mean per-image difference and the share of resamples in which
+    the candidate is not better; None when either run has no segmentation scores (or none on ``split``)."""
+    paths = [segmentation_scores_path(results) for results in (reference, candidate)]
+    if not all(path.is_file() for path in paths):
+        return None
+    keys = ["dataset", "image_id"]
+    frames = [read_columns(path, [*keys, "split", "jaccard"]) for path in paths]
+    frames = [frame.loc[frame["split"] == split, [*keys, "jaccard"]] for frame in frames]
+    if any(frame.empty for frame in frames):
+        return None
+    both = frames[0].merge(frames[1], on=keys, how="outer", suffixes=("_reference", "_candidate"), indicator=True)
+    unpaired = both.loc[both["_merge"] != "both"]
+    if len(unpaired):
+        first = unpaired.iloc[0]
+        raise BadInputError(f"{paths[0]} and {paths[1]}: {len(unpaired)} {split} image(s) scored in one run only "
+                            f"(first: {first['dataset']}/{first['image_id']}); a paired comparison needs the same images")
+    differences = (both["jaccard_candidate"] - both["jaccard_reference"]).to_numpy(dtype=float)
+    result = stats.bootstrap((differences,), np.mean, n_resamples=resamples, confidence_level=level,
+                             method="percentile", rng=np.random.default_rng(seed))
+    difference = {"difference": differences.mean(),
+                  "interval": (result.confidence_interval.low, result.confidence_interval.high),
+                  "share_not_better": float(np.mean(result.bootstrap_distribution <= 0))}
+    return {"n_images": len(differences), "jaccard_reference": both["jaccard_reference"].mean(),
+            "jaccard_candidate": both["jaccard_candidate"].mean(), **difference_columns("jaccard", difference)}
+
+
 def markdown(
     table: pd.DataFrame,
     reference: str | os.PathLike,
@@ -140,9 +183,10 @@ def markdown(
     resamples: int,
     seed: int,
     level: float,
+    segmentation: dict | None = None,
 ) -> str:
     """compare_runs' table as Markdown under a line saying what was compared, numbers as the run's own
-    comparison table shows them."""
+    comparison table shows them; then compare_segmentation's line, if given."""
     rows = []
     for _, row in table.iterrows():
         cells = {"variant": row["variant"]}
@@ -155,4 +199,10 @@ def markdown(
         rows.append(cells | {"images": str(row["n_images"])})
     caption = (f"Candidate {candidate} minus reference {reference}, {split} split: paired bootstrap of {resamples} "
                f"resamples stratified by true class, seed {seed}, {100 * level:g}% intervals.")
-    return caption + "\n\n" + pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True) + "\n"
+    text = caption + "\n\n" + pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True) + "\n"
+    if segmentation is not None:
+        text += (f"\nSegmentation, mean per-image Jaccard of the predicted masks ({segmentation['n_images']} {split} "
+                 f"images): reference {segmentation['jaccard_reference']:.3f}, candidate "
+                 f"{segmentation['jaccard_candidate']:.3f}, Δ {difference_text(segmentation, 'jaccard')} (bootstrap "
+                 "of the per-image differences).\n")
+    return text
