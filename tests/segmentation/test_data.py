@@ -81,16 +81,29 @@ def test_a_pasted_sticker_is_one_colour_and_never_lesion(seed):
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_an_ink_ring_is_a_thin_violet_outline_that_leaves_the_mask(seed):
+def test_an_ink_ring_is_a_thin_violet_outline_round_the_lesion_that_leaves_the_mask(seed):
     rgb, mask = skin_with_lesion()
     torch.manual_seed(seed)
     drawn, target = paste_distractors(rgb, mask, stickers=0.0, ink_rings=1.0)
     changed = (drawn != rgb).any(axis=2)
     assert {tuple(pixel) for pixel in drawn[changed]} == {INK_RING_COLOUR}
-    assert changed.any()
-    # an outline a few pixels wide: nothing of it survives erosion by an 11 x 11 square (a filled disc would)
-    assert not cv2.erode(changed.astype(np.uint8), np.ones((11, 11), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0).any()
     assert np.array_equal(target, mask)
+    # an outline a few pixels wide: nothing of it survives erosion by an 11 x 11 square (a filled disc would)
+    assert not cv2.erode(changed.astype(np.uint8), np.ones((11, 11), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                         borderValue=0).any()
+    # round the lesion (rows and columns 16-47): clear of the lesion's middle, and beyond it on every side
+    assert not changed[20:44, 20:44].any()
+    rows, columns = np.nonzero(changed)
+    assert rows.min() < 16 and rows.max() > 47 and columns.min() < 16 and columns.max() > 47
+
+
+def test_with_no_lesion_in_view_the_ink_ring_circles_the_centre():
+    rgb, mask = skin_with_lesion()
+    torch.manual_seed(0)
+    drawn, _ = paste_distractors(rgb, np.zeros_like(mask), stickers=0.0, ink_rings=1.0)
+    rows, columns = np.nonzero((drawn != rgb).any(axis=2))
+    assert rows.min() < 32 < rows.max() and columns.min() < 32 < columns.max()
+    assert not (drawn[28:36, 28:36] != rgb[28:36, 28:36]).any()
 
 
 def test_zero_probabilities_change_nothing_and_draw_nothing():

@@ -32,8 +32,8 @@ LIGHTNESS_RANGE = 100.0  # OpenCV float Lab: L* in [0, 100]
 STICKER_COLOURS = ((240, 140, 30), (110, 200, 210), (230, 40, 160), (60, 160, 80), (120, 60, 150))
 INK_RING_COLOUR = (110, 50, 120)
 STICKER_RADIUS = (0.12, 0.30)  # fraction of the image side
-INK_RING_CENTRE = (0.3, 0.7)  # fraction of the side, each coordinate
-INK_RING_AXES = (0.2, 0.45)  # fraction of the side
+# The ring's axes: the ellipse through the corners of the lesion's bounding box, enlarged by this factor.
+INK_RING_MARGIN = (1.0, 1.6)
 INK_RING_THICKNESS = (2, 6)  # pixels, the upper bound excluded
 
 
@@ -83,8 +83,9 @@ def paste_distractors(rgb: np.ndarray, mask: np.ndarray, stickers: float,
     """Occluders the segmenter must learn to leave out of the lesion, pasted after the joint augmentation.
 
     With probability ``stickers`` a filled disc in a sticker colour, anywhere, whose pixels are never lesion
-    (the mask is cleared under it); with probability ``ink_rings`` a violet ellipse outline round the centre,
-    as drawn round a lesion, with the mask unchanged. A probability of 0 draws nothing from the generator.
+    (the mask is cleared under it); with probability ``ink_rings`` a violet ellipse outline round the lesion, as
+    drawn in clinics (somewhat larger than the ellipse through its bounding box's corners), with the mask
+    unchanged. A probability of 0 draws nothing from the generator.
     Returns new arrays; the inputs are not changed.
     """
     rgb, mask = rgb.copy(), mask.copy()
@@ -96,11 +97,16 @@ def paste_distractors(rgb: np.ndarray, mask: np.ndarray, stickers: float,
         cv2.circle(rgb, centre, radius, colour, thickness=-1)
         cv2.circle(mask, centre, radius, 0, thickness=-1)
     if ink_rings and torch.rand(1).item() < ink_rings:
-        centre = tuple(int(value) for value in uniform(*INK_RING_CENTRE, 2) * side)
-        axes = tuple(int(value) for value in uniform(*INK_RING_AXES, 2) * side)
-        angle = float(uniform(0, 180)[0])
+        rows, columns = np.nonzero(mask)
+        if len(rows):
+            centre = np.array([columns.mean(), rows.mean()])
+            half_box = np.array([np.ptp(columns), np.ptp(rows)]) / 2 + 1
+        else:  # no lesion in view: round the central quarter of the image
+            centre, half_box = np.full(2, side / 2), np.full(2, side / 8)
+        axes = half_box * np.sqrt(2) * uniform(*INK_RING_MARGIN, 2)
         thickness = int(torch.randint(*INK_RING_THICKNESS, (1,)))
-        cv2.ellipse(rgb, centre, axes, angle, 0, 360, INK_RING_COLOUR, thickness)
+        cv2.ellipse(rgb, tuple(int(value) for value in centre), tuple(int(value) for value in axes), 0, 0, 360,
+                    INK_RING_COLOUR, thickness)
     return rgb, mask
 
 
