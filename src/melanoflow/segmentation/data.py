@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 HUE_RANGE = 360.0  # OpenCV float HSV: H in [0, 360), S and V in [0, 1]
 LIGHTNESS_RANGE = 100.0  # OpenCV float Lab: L* in [0, 100]
 
-# The colours of the stickers and skin-marker ink in ISIC 2017 images (orange, pale blue, magenta, green,
-# violet) and of the violet pen dermatologists circle lesions with.
+# Colours picked by eye from the stickers and skin-marker ink in ISIC 2017 images (orange, pale blue, magenta,
+# green, violet), and from the violet pen that rings lesions there.
 STICKER_COLOURS = ((240, 140, 30), (110, 200, 210), (230, 40, 160), (60, 160, 80), (120, 60, 150))
 INK_RING_COLOUR = (110, 50, 120)
 STICKER_RADIUS = (0.12, 0.30)  # fraction of the image side
