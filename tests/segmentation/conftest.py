@@ -53,7 +53,7 @@ def lesion_manifest(tmp_path) -> pd.DataFrame:
 def tiny_params() -> dict:
     return {
         "seed": 7, "device": "cpu", **TINY, "epochs": 2, "batch_size": 4, "learning_rate": 1e-3,
-        "betas": [0.9, 0.999], "loss": "bce", "schedule": "constant", "augment": {"flip": True, "rotation_degrees": 30, "scale": [0.7, 1.0], "stickers": 0.0, "ink_rings": 0.0},
+        "betas": [0.9, 0.999], "loss": "bce", "schedule": "constant", "augment": {"flip": True, "rotation_degrees": 30, "scale": [0.7, 1.0], "cloth": 0.0, "stickers": 0.0, "ink_rings": 0.0},
         "mixed_precision": False, "threshold": 0.5, "largest_component": True, "predict_batch_size": 4,
         "tta": False,
     }  # fmt: skip

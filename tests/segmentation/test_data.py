@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from melanoflow.segmentation.data import (
+    CLOTH_AREA,
+    CLOTH_WEAVE,
     INK_RING_COLOUR,
     STICKER_COLOURS,
     STICKER_RADIUS,
@@ -39,7 +41,7 @@ def test_hue_covers_its_range():
 
 def test_augmentation_moves_image_and_mask_together(lesion_manifest, tiny_params):
     rows = lesion_manifest.loc[lesion_manifest["mask_path"].notna()].head(4)
-    augment = {"flip": True, "rotation_degrees": 90, "scale": [0.5, 1.0], "stickers": 0.0, "ink_rings": 0.0}
+    augment = {"flip": True, "rotation_degrees": 90, "scale": [0.5, 1.0], "cloth": 0.0, "stickers": 0.0, "ink_rings": 0.0}
     dataset = LesionDataset(rows, 228, augment)
     torch.manual_seed(3)
     for index in range(len(dataset)):
@@ -64,19 +66,20 @@ def skin_with_lesion(side: int = 64) -> tuple[np.ndarray, np.ndarray]:
     return rgb, mask
 
 
-def distracted(seed: int, stickers: float, ink_rings: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """skin_with_lesion's image and mask after paste_distractors under ``seed``, and the pixels it changed; the
-    arrays passed in are checked to be left as they were."""
+def distracted(seed: int, **probabilities: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """skin_with_lesion's image and mask after paste_distractors under ``seed`` with the given occluder
+    probabilities (the others 0), and the pixels it changed; the arrays passed in are checked to be left as they
+    were."""
     rgb, mask = skin_with_lesion()
     torch.manual_seed(seed)
-    drawn, target = paste_distractors(rgb, mask, stickers=stickers, ink_rings=ink_rings)
+    drawn, target = paste_distractors(rgb, mask, **({"cloth": 0.0, "stickers": 0.0, "ink_rings": 0.0} | probabilities))
     assert np.array_equal(rgb, skin_with_lesion()[0]) and np.array_equal(mask, skin_with_lesion()[1])
     return drawn, target, (drawn != rgb).any(axis=2)
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_a_pasted_sticker_is_one_colour_and_never_lesion(seed):
-    pasted, target, changed = distracted(seed, stickers=1.0, ink_rings=0.0)
+    pasted, target, changed = distracted(seed, stickers=1.0)
     rgb, mask = skin_with_lesion()
     colours = {tuple(pixel) for pixel in pasted[changed]}
     assert len(colours) == 1 and colours <= set(STICKER_COLOURS)
@@ -88,8 +91,28 @@ def test_a_pasted_sticker_is_one_colour_and_never_lesion(seed):
 
 
 @pytest.mark.parametrize("seed", range(8))
+def test_cloth_covers_a_share_of_the_image_beyond_a_straight_edge_and_is_never_lesion(seed):
+    covered, target, changed = distracted(seed, cloth=1.0)
+    rgb, mask = skin_with_lesion()
+    side = rgb.shape[0]
+    # its share of the image, give or take the pixels on the edge
+    assert CLOTH_AREA[0] * side**2 - side <= changed.sum() <= CLOTH_AREA[1] * side**2
+    # one sticker colour with a weave: the mean within a few levels of it, the spread about CLOTH_WEAVE
+    pixels = covered[changed].astype(float)
+    assert min(np.abs(pixels.mean(axis=0) - colour).max() for colour in STICKER_COLOURS) < 4
+    assert CLOTH_WEAVE / 2 < pixels.std(axis=0).max() < CLOTH_WEAVE * 1.5
+    # a straight edge: the cloth's pixels that touch bare skin lie on one line
+    bare_neighbour = cv2.dilate((~changed).astype(np.uint8), np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8))
+    edge = np.argwhere(changed & (bare_neighbour > 0))[:, ::-1].astype(np.float32)
+    vx, vy, x0, y0 = cv2.fitLine(edge, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
+    assert np.abs((edge[:, 0] - x0) * vy - (edge[:, 1] - y0) * vx).max() < 1.5
+    assert not target[changed].any()  # never lesion under the cloth
+    assert np.array_equal(target[~changed], mask[~changed])
+
+
+@pytest.mark.parametrize("seed", range(8))
 def test_an_ink_ring_is_a_thin_violet_outline_round_the_lesion_that_leaves_the_mask(seed):
-    drawn, target, changed = distracted(seed, stickers=0.0, ink_rings=1.0)
+    drawn, target, changed = distracted(seed, ink_rings=1.0)
     mask = skin_with_lesion()[1]
     assert {tuple(pixel) for pixel in drawn[changed]} == {INK_RING_COLOUR}
     assert np.array_equal(target, mask)
@@ -105,7 +128,7 @@ def test_an_ink_ring_is_a_thin_violet_outline_round_the_lesion_that_leaves_the_m
 def test_with_no_lesion_in_view_the_ink_ring_circles_the_centre():
     rgb, mask = skin_with_lesion()
     torch.manual_seed(0)
-    drawn, _ = paste_distractors(rgb, np.zeros_like(mask), stickers=0.0, ink_rings=1.0)
+    drawn, _ = paste_distractors(rgb, np.zeros_like(mask), cloth=0.0, stickers=0.0, ink_rings=1.0)
     rows, columns = np.nonzero((drawn != rgb).any(axis=2))
     assert rows.min() < 32 < rows.max() and columns.min() < 32 < columns.max()
     assert not (drawn[28:36, 28:36] != rgb[28:36, 28:36]).any()
@@ -115,7 +138,7 @@ def test_zero_probabilities_change_nothing_and_draw_nothing():
     rgb, mask = skin_with_lesion()
     torch.manual_seed(0)
     state = torch.get_rng_state()
-    kept = paste_distractors(rgb, mask, stickers=0.0, ink_rings=0.0)
+    kept = paste_distractors(rgb, mask, cloth=0.0, stickers=0.0, ink_rings=0.0)
     assert torch.equal(torch.get_rng_state(), state)
     assert np.array_equal(kept[0], rgb) and np.array_equal(kept[1], mask)
 
@@ -125,13 +148,13 @@ def test_distractors_follow_the_seed():
     draws = []
     for seed in (5, 5, 6):
         torch.manual_seed(seed)
-        draws.append(paste_distractors(rgb, mask, stickers=0.5, ink_rings=0.5)[0])
+        draws.append(paste_distractors(rgb, mask, cloth=0.5, stickers=0.5, ink_rings=0.5)[0])
     assert np.array_equal(draws[0], draws[1]) and not np.array_equal(draws[0], draws[2])
 
 
 def test_training_pairs_carry_the_stickers_as_background(lesion_manifest):
     rows = lesion_manifest.loc[lesion_manifest["mask_path"].notna()].head(4)
-    augment = {"flip": True, "rotation_degrees": 0, "scale": [1.0, 1.0], "stickers": 1.0, "ink_rings": 0.0}
+    augment = {"flip": True, "rotation_degrees": 0, "scale": [1.0, 1.0], "cloth": 0.0, "stickers": 1.0, "ink_rings": 0.0}
     dataset = LesionDataset(rows, 228, augment)
     torch.manual_seed(1)
     for index in range(len(dataset)):

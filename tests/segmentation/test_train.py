@@ -33,7 +33,7 @@ def killed_in_second_epoch(monkeypatch):
 
 
 @pytest.mark.parametrize(("loss", "schedule", "occluders"), [
-    ("bce", "constant", {"stickers": 0.0, "ink_rings": 0.0}), ("bce_jaccard", "cosine", {"stickers": 0.5, "ink_rings": 0.5}),
+    ("bce", "constant", {"cloth": 0.0, "stickers": 0.0, "ink_rings": 0.0}), ("bce_jaccard", "cosine", {"cloth": 0.5, "stickers": 0.5, "ink_rings": 0.5}),
 ])  # fmt: skip
 def test_a_killed_run_resumes_to_the_same_weights(lesion_manifest, tiny_settings, tmp_path, monkeypatch, caplog,
                                                   loss, schedule, occluders):  # fmt: skip

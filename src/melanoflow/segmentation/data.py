@@ -3,7 +3,7 @@
 Images are decoded and resized once (training reads each image many times); joint image + mask
 augmentation runs on the cached tensors with torchvision transforms v2, and the colour channels are
 derived after augmentation so that HSV and luminance always describe the pixels the network sees.
-Optionally, pasted stickers and drawn ink rings teach the network what is not lesion.
+Optionally, pasted cloth, stickers and drawn ink rings teach the network what is not lesion.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ STICKER_RADIUS = (0.12, 0.30)  # fraction of the image side
 # The ring's axes: the ellipse through the corners of the lesion's bounding box, enlarged by this factor.
 INK_RING_MARGIN = (1.0, 1.6)
 INK_RING_THICKNESS = (2, 6)  # pixels, the upper bound excluded
+# Cloth covers the image beyond a straight edge: this fraction of its area, in a sticker colour with a weave.
+CLOTH_AREA = (0.10, 0.35)
+CLOTH_WEAVE = 12  # standard deviation of the per-pixel colour noise, in 8-bit levels
 
 
 def network_input(rgb: np.ndarray) -> torch.Tensor:
@@ -78,18 +81,35 @@ def uniform(low: float, high: float, count: int = 1) -> np.ndarray:
     return (low + (high - low) * torch.rand(count, dtype=torch.float64)).numpy()
 
 
-def paste_distractors(rgb: np.ndarray, mask: np.ndarray, stickers: float,
+def beyond_random_edge(side: int, area: float) -> np.ndarray:
+    """A ``side`` x ``side`` boolean mask of the pixels beyond a straight edge at a random angle, placed so that
+    they make up ``area`` of the image."""
+    angle = uniform(0, 2 * np.pi)[0]
+    rows, columns = np.mgrid[:side, :side]
+    reach = columns * np.cos(angle) + rows * np.sin(angle)
+    return reach > np.quantile(reach, 1 - area)
+
+
+def paste_distractors(rgb: np.ndarray, mask: np.ndarray, *, cloth: float, stickers: float,
                       ink_rings: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Occluders the segmenter must learn to leave out of the lesion, pasted after the joint augmentation.
 
-    With probability ``stickers`` a filled disc in a sticker colour, anywhere, whose pixels are never lesion
-    (the mask is cleared under it); with probability ``ink_rings`` a violet ellipse outline round the lesion, as
-    drawn in clinics (somewhat larger than the ellipse through its bounding box's corners), with the mask
-    unchanged. A probability of 0 draws nothing from the generator.
+    With probability ``cloth`` a coloured cloth over the image beyond a random straight edge (lesions beside
+    drapes or under gel pads were segmented as the whole skin region such an edge bounds); with probability
+    ``stickers`` a filled disc in a sticker colour, anywhere. The pixels of both are never lesion (the mask is
+    cleared under them). With probability ``ink_rings`` a violet ellipse outline round the lesion, as drawn in
+    clinics (somewhat larger than the ellipse through its bounding box's corners), with the mask unchanged.
+    A probability of 0 draws nothing from the generator.
     Returns new arrays; the inputs are not changed.
     """
     rgb, mask = rgb.copy(), mask.copy()
     side = rgb.shape[0]
+    if cloth and torch.rand(1).item() < cloth:
+        covered = beyond_random_edge(side, uniform(*CLOTH_AREA)[0])
+        colour = np.array(STICKER_COLOURS[int(torch.randint(len(STICKER_COLOURS), (1,)))], np.float64)
+        weave = CLOTH_WEAVE * torch.randn(int(covered.sum()), 3, dtype=torch.float64).numpy()
+        rgb[covered] = np.clip(np.round(colour + weave), 0, 255).astype(np.uint8)
+        mask[covered] = 0
     if stickers and torch.rand(1).item() < stickers:
         centre = tuple(int(value) for value in uniform(0, side, 2))
         radius = int(uniform(*STICKER_RADIUS)[0] * side)
@@ -123,8 +143,7 @@ class LesionDataset(Dataset):
         self.images = [tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1)) for image, _ in pairs]
         self.masks = [tv_tensors.Mask(torch.from_numpy(mask.astype(np.uint8))[None]) for _, mask in pairs]
         self.transform = joint_augmentation(size, augment) if augment else None
-        self.stickers = augment["stickers"] if augment else 0.0
-        self.ink_rings = augment["ink_rings"] if augment else 0.0
+        self.occluders = {name: augment[name] if augment else 0.0 for name in ("cloth", "stickers", "ink_rings")}
         log.info("loaded %d %s at %dx%d", len(pairs), desc, size, size)
 
     def __len__(self) -> int:
@@ -136,6 +155,6 @@ class LesionDataset(Dataset):
             return network_input(image.permute(1, 2, 0).numpy()), mask.float()
         image, mask = self.transform(image, mask)
         rgb, target = image.permute(1, 2, 0).numpy(), mask[0].numpy()
-        if self.stickers or self.ink_rings:
-            rgb, target = paste_distractors(rgb, target, self.stickers, self.ink_rings)
+        if any(self.occluders.values()):
+            rgb, target = paste_distractors(rgb, target, **self.occluders)
         return network_input(rgb), torch.from_numpy(np.ascontiguousarray(target))[None].float()

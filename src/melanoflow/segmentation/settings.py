@@ -25,7 +25,7 @@ class TrainSettings:
     batch_size: int
     learning_rate: float
     betas: tuple[float, float]
-    augment: Mapping  # flip, rotation_degrees, scale, stickers, ink_rings: see segmentation.data
+    augment: Mapping  # flip, rotation_degrees, scale, cloth, stickers, ink_rings: see segmentation.data
     mixed_precision: bool
     loss: str
     schedule: str
