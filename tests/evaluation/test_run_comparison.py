@@ -213,7 +213,8 @@ def test_segmentation_is_left_out_where_a_run_has_no_scores_and_refused_on_other
     assert cli.main(["compare", str(reference), str(candidate), "--resamples", "50"]) == 1
     assert capsys.readouterr().err == (
         f"melanoflow compare: {reference}/segmentation/per_image.parquet and {candidate}/segmentation/per_image.parquet"
-        ": 1 test image(s) scored in one run only (first: isic2017/t2); a paired comparison needs the same images\n")
+        f": the test split holds different images: 1 only in {candidate}/segmentation/per_image.parquet (first: "
+        "isic2017/t2); a paired comparison needs the same images\n")
     write_segmentation_scores(candidate, {"test": [0.7, 0.6]})
     assert cli.main(["compare", str(reference), str(candidate), "--resamples", "50"]) == 0
     assert "Segmentation, mean per-image Jaccard of the predicted masks (2 test images): reference 0.550, candidate " \

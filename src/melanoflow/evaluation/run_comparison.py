@@ -64,10 +64,12 @@ def shared_variants(reference: str | os.PathLike, candidate: str | os.PathLike, 
 
 
 def check_same_images(reference: pd.DataFrame, candidate: pd.DataFrame, paths: Sequence[Path], split: str) -> None:
-    """Both tables hold the same images with the same labels; else an error saying how they differ."""
+    """Both tables hold the same images, with the same labels where they have a label column; else an error
+    saying how they differ."""
     keys = ["dataset", "image_id"]
-    both = reference[[*keys, "label"]].merge(candidate[[*keys, "label"]], on=keys, how="outer", indicator=True,
-                                             suffixes=("_reference", "_candidate"))
+    labelled = [*keys, "label"] if "label" in reference and "label" in candidate else keys
+    both = reference[labelled].merge(candidate[labelled], on=keys, how="outer", indicator=True,
+                                     suffixes=("_reference", "_candidate"))
     only = [(both.loc[both["_merge"] == side], path)
             for side, path in zip(("left_only", "right_only"), paths, strict=True)]
     if any(len(rows) for rows, _ in only):
@@ -75,6 +77,8 @@ def check_same_images(reference: pd.DataFrame, candidate: pd.DataFrame, paths: S
                            for rows, path in only if len(rows))
         raise BadInputError(f"{paths[0]} and {paths[1]}: the {split} split holds different images: {counts}; "
                             "a paired comparison needs the same images")
+    if labelled == keys:
+        return
     relabelled = both.loc[both["label_reference"] != both["label_candidate"]]
     if len(relabelled):
         first = relabelled.iloc[0]
@@ -159,12 +163,8 @@ def compare_segmentation(
     frames = [frame.loc[frame["split"] == split, [*keys, "jaccard"]] for frame in frames]
     if any(frame.empty for frame in frames):
         return None
-    both = frames[0].merge(frames[1], on=keys, how="outer", suffixes=("_reference", "_candidate"), indicator=True)
-    unpaired = both.loc[both["_merge"] != "both"]
-    if len(unpaired):
-        first = unpaired.iloc[0]
-        raise BadInputError(f"{paths[0]} and {paths[1]}: {len(unpaired)} {split} image(s) scored in one run only "
-                            f"(first: {first['dataset']}/{first['image_id']}); a paired comparison needs the same images")
+    check_same_images(*frames, paths, split)
+    both = frames[0].merge(frames[1], on=keys, suffixes=("_reference", "_candidate"))
     differences = (both["jaccard_candidate"] - both["jaccard_reference"]).to_numpy(dtype=float)
     result = stats.bootstrap((differences,), np.mean, n_resamples=resamples, confidence_level=level,
                              method="percentile", rng=np.random.default_rng(seed))
