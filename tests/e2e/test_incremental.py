@@ -145,6 +145,24 @@ def test_changing_one_variants_recipe_reruns_that_variant_and_the_comparisons_on
         "classification_history_figure", "artefact_strata", "counterfactual_insertion", "all"}
 
 
+def test_another_classifier_seed_retrains_every_variant_on_the_same_splits_and_images(copy_run, tmp_path):
+    run = copy_run()
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump({"classification": {"seed": 7}}))
+    variants = load_config(TINY_CONFIGS, DEFAULT_CONFIG)["classification"]["variants"]
+
+    planned = planned_jobs(run, "--configfile", *TINY_CONFIGS, str(changed))
+
+    assert {f"classification_train[variant={variant}]" for variant in variants} <= planned
+    # the splits, masks, purified and synthetic images and the (draw-free) classical floor are kept; the crop
+    # caches follow the new manifests (which rows are flipped copies is a draw)
+    assert {job.split("[")[0] for job in planned} <= {
+        "classification_manifest", "classification_cache_shard", "classification_cache_merge", "classification_train", "classification_predict", "evaluate_variant",
+        "compare_variants", "compare_variants_on_validation", "explain_cases", "occlusion_reliance",
+        "classification_counts_figure", "classification_history_figure", "artefact_strata",
+        "counterfactual_insertion", "all"}
+
+
 def test_evaluation_and_figure_settings_rerun_only_the_rules_that_read_them(copy_run, tmp_path):
     run = copy_run()
     bootstrap, saliency, gallery = (tmp_path / f"{name}.yaml" for name in ("bootstrap", "saliency", "gallery"))

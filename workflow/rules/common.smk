@@ -64,13 +64,20 @@ def section_settings(section, *keys):
     return {key: config[section][key] for key in keys}
 
 
+def section_seed(section):
+    """The seed of a section's draws: its own `seed` where it sets one (classification: the classifiers
+    repeated with other draws on the same splits and images), else the run's."""
+    own = config[section].get("seed")
+    return config["seed"] if own is None else own
+
+
 def job_settings(section, *keys):
-    """The named keys of a config section with the run's seed and classes, as the from_config of a job's
-    settings takes them (``<section>=``, ``seed=``, ``classes=``): exactly what one rule reads
-    (section_settings)."""
+    """The named keys of a config section with its seed (section_seed) and the run's classes, as the
+    from_config of a job's settings takes them (``<section>=``, ``seed=``, ``classes=``): exactly what one
+    rule reads (section_settings)."""
     return {
         section: section_settings(section, *keys),
-        "seed": config["seed"],
+        "seed": section_seed(section),
         "classes": CLASSES,
     }
 
