@@ -1,6 +1,7 @@
 """The ``melanoflow`` command. ``melanoflow predict INPUT... --out DIR`` applies a finished run's
 segmenter, purifier and classifier to new images (see README.md, "Predict"); ``melanoflow compare REFERENCE
-CANDIDATE`` compares two finished runs' classifiers on the same test images (README.md, "Comparing two runs").
+CANDIDATE`` compares two finished runs' classifiers on the same test images (README.md, "Comparing two runs");
+``melanoflow pool RESULTS...`` pools runs that repeat the classifiers with other seeds (same section).
 
 Exit status: 0 when every input was predicted (every variant compared), 3 when some were skipped (listed in
 DIR/skipped.csv), 1 when nothing could run (a model of the run is missing, or predictions to compare are
@@ -52,27 +53,43 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("--variants", nargs="+", metavar="NAME",
                          help="classifier variants to compare (default: every variant of REFERENCE, and "
                               "classical_floor, with predictions in both runs)")
-    compare.add_argument("--split", default="test", choices=["test", "val"],
-                         help="the split compared (default: %(default)s)")
-    compare.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default: %(default)s)")
-    compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
-    compare.add_argument("--level", type=float, default=0.95, help="interval level (default: %(default)s)")
-    compare.add_argument("--out", help="also write the table as CSV to this file")
+    add_bootstrap_arguments(compare)
+    pool = actions.add_parser(
+        "pool", help="pool finished runs that differ only in classification.seed",
+        description="Pool finished runs that repeat the classifiers with other seeds (classification.seed; same "
+                    "splits and masks): each variant's melanoma and mean AUC averaged over the runs, and its "
+                    "paired differences to the baseline and the classical floor, all on the same bootstrap "
+                    "resamples of the same images. Prints a Markdown table.")
+    pool.add_argument("runs", nargs="+", metavar="RESULTS", help="the runs' results folders")
+    pool.add_argument("--variants", nargs="+", metavar="NAME",
+                      help="classifier variants to pool (default: every variant of the first run, and "
+                           "classical_floor, with predictions in every run)")
+    add_bootstrap_arguments(pool)
     return command
+
+
+def add_bootstrap_arguments(action: argparse.ArgumentParser) -> None:
+    action.add_argument("--split", default="test", choices=["test", "val"],
+                        help="the split compared (default: %(default)s)")
+    action.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default: %(default)s)")
+    action.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    action.add_argument("--level", type=float, default=0.95, help="interval level (default: %(default)s)")
+    action.add_argument("--out", help="also write the table as CSV to this file")
 
 
 def main(argv: list[str] | None = None) -> int:
     command = parser()
     arguments = command.parse_args(argv)
-    if arguments.command == "compare":
+    if arguments.command in ("compare", "pool"):
         if arguments.resamples < 1 or not 0 < arguments.level < 1:
-            command.error("compare needs --resamples of at least 1 and a --level between 0 and 1")
+            command.error(f"{arguments.command} needs --resamples of at least 1 and a --level between 0 and 1")
         return compare(arguments)
     return predict(arguments)
 
 
 def compare(arguments: argparse.Namespace) -> int:
-    from melanoflow.evaluation.run_comparison import compare_runs, compare_segmentation, markdown
+    """``compare`` and ``pool``: a table of paired bootstrap comparisons, printed (and written with --out)."""
+    from melanoflow.evaluation import run_comparison, seed_pooling
     from melanoflow.fileio import BadInputError, atomic_path
     from melanoflow.predict.artefacts import MissingArtefactError
     from melanoflow.tables import SchemaError
@@ -80,15 +97,22 @@ def compare(arguments: argparse.Namespace) -> int:
     bootstrap = {"split": arguments.split, "resamples": arguments.resamples, "seed": arguments.seed,
                  "level": arguments.level}
     try:
-        table = compare_runs(arguments.reference, arguments.candidate, arguments.variants, **bootstrap)
-        segmentation = compare_segmentation(arguments.reference, arguments.candidate, **bootstrap)
+        if arguments.command == "pool":
+            table = seed_pooling.pool_runs(arguments.runs, arguments.variants, **bootstrap)
+            text = seed_pooling.markdown(table, arguments.runs, **bootstrap)
+        else:
+            table = run_comparison.compare_runs(arguments.reference, arguments.candidate, arguments.variants,
+                                                **bootstrap)
+            segmentation = run_comparison.compare_segmentation(arguments.reference, arguments.candidate, **bootstrap)
+            text = run_comparison.markdown(table, arguments.reference, arguments.candidate, **bootstrap,
+                                           segmentation=segmentation)
     except (BadInputError, MissingArtefactError, SchemaError) as error:
-        print(f"melanoflow compare: {error}", file=sys.stderr)
+        print(f"melanoflow {arguments.command}: {error}", file=sys.stderr)
         return 1
     if arguments.out:
         with atomic_path(arguments.out) as tmp:
             table.to_csv(tmp, index=False)
-    print(markdown(table, arguments.reference, arguments.candidate, **bootstrap, segmentation=segmentation), end="")
+    print(text, end="")
     return 0
 
 
