@@ -73,6 +73,10 @@ def test_runs_on_other_images_or_without_a_variant_are_refused(tmp_path, capsys)
     fewer = write_run(tmp_path / "fewer", {"baseline": frame.iloc[:5], "proposed": frame.iloc[:5]})
     with pytest.raises(BadInputError, match="the test split holds different images: 1 only in"):
         pool_runs([first, fewer], **BOOTSTRAP)
+    only_synthetic = write_run(tmp_path / "only_synthetic", {"synthetic": frame})
+    with pytest.raises(BadInputError, match=f"{first}, {only_synthetic}: no variant has predictions/<variant>.parquet "
+                                            "in every run"):
+        pool_runs([first, only_synthetic], **BOOTSTRAP)
     unproposed = write_run(tmp_path / "unproposed", {"baseline": frame})
     assert list(pool_runs([first, unproposed], **BOOTSTRAP)["variant"]) == ["baseline"]
     assert cli.main(["pool", str(first), str(unproposed), "--variants", "proposed", "--resamples", "50"]) == 1

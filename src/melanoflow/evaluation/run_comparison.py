@@ -52,15 +52,23 @@ def scoring_settings(reference: str | os.PathLike, candidate: str | os.PathLike)
     return settings
 
 
-def shared_variants(reference: str | os.PathLike, candidate: str | os.PathLike, variants: Sequence[str]) -> list[str]:
-    """``variants`` and the classical floor, those that both runs have predictions of, in that order."""
+def shared_variants(runs: Sequence[str | os.PathLike], variants: Sequence[str]) -> list[str]:
+    """``variants`` and the classical floor, those that every run (results folder) has predictions of, in that
+    order."""
     looked_for = [*variants, CLASSICAL_FLOOR]
-    shared = [variant for variant in looked_for
-              if predictions_path(reference, variant).is_file() and predictions_path(candidate, variant).is_file()]
+    shared = [variant for variant in looked_for if all(predictions_path(results, variant).is_file() for results in runs)]
     if not shared:
-        raise BadInputError(f"{reference} and {candidate}: no variant has predictions/<variant>.parquet in both runs "
+        raise BadInputError(f"{', '.join(map(str, runs))}: no variant has predictions/<variant>.parquet in every run "
                             f"(looked for {', '.join(looked_for)})")
     return shared
+
+
+def check_predicted(variant: str, runs: Sequence[str | os.PathLike]) -> None:
+    """Every run (results folder) has predictions of ``variant``; else an error naming the missing file."""
+    for results in runs:
+        path = predictions_path(results, variant)
+        if not path.is_file():
+            raise BadInputError(f"{path}: missing; the run in {results} has no predictions of variant {variant!r}")
 
 
 def check_same_images(reference: pd.DataFrame, candidate: pd.DataFrame, paths: Sequence[Path], split: str) -> None:
@@ -100,10 +108,8 @@ def variant_row(
     level: float,
 ) -> dict:
     """One variant's AUCs in both runs and the paired differences, candidate minus reference."""
+    check_predicted(variant, (reference, candidate))
     paths = [predictions_path(results, variant) for results in (reference, candidate)]
-    for path, results in zip(paths, (reference, candidate), strict=True):
-        if not path.is_file():
-            raise BadInputError(f"{path}: missing; the run in {results} has no predictions of variant {variant!r}")
     scoring = {"classes": list(settings.classes), "melanoma": settings.melanoma_class,
                "keratosis": settings.keratosis_class}
     frames = [read_predictions(path, scoring["classes"], split) for path in paths]
@@ -138,7 +144,7 @@ def compare_runs(
     evaluation reports (ISIC 2017's, or the macro AUC where the keratosis class is null)."""
     settings = scoring_settings(reference, candidate)
     if variants is None:
-        variants = shared_variants(reference, candidate, settings.variants)
+        variants = shared_variants((reference, candidate), settings.variants)
     return pd.DataFrame(
         [variant_row(variant, reference, candidate, settings, split, resamples, seed, level) for variant in variants]
     )

@@ -21,9 +21,11 @@ from melanoflow.evaluation.metrics import probability_columns, read_predictions
 from melanoflow.evaluation.report import CLASSICAL_FLOOR, difference_columns, difference_text
 from melanoflow.evaluation.run_comparison import (
     COMPARED,
+    check_predicted,
     check_same_images,
     predictions_path,
     scoring_settings,
+    shared_variants,
 )
 from melanoflow.fileio import BadInputError
 from melanoflow.predict.artefacts import read_run_settings
@@ -31,25 +33,6 @@ from melanoflow.predict.artefacts import read_run_settings
 BASELINE = "baseline"
 # (variant each row is compared with, its name in the columns)
 REFERENCES = ((BASELINE, "baseline"), (CLASSICAL_FLOOR, "floor"))
-
-
-def pooled_variants(runs: Sequence[str | os.PathLike], variants: Sequence[str] | None, configured: Sequence[str]) -> list[str]:
-    """``variants`` (each must be predicted in every run), or else the configured variants and the classical
-    floor that every run predicted, in that order."""
-    if variants is not None:
-        for variant in variants:
-            for results in runs:
-                if not predictions_path(results, variant).is_file():
-                    raise BadInputError(f"{predictions_path(results, variant)}: missing; the run in {results} has no "
-                                        f"predictions of variant {variant!r}")
-        return list(variants)
-    looked_for = [*configured, CLASSICAL_FLOOR]
-    present = [variant for variant in looked_for
-               if all(predictions_path(results, variant).is_file() for results in runs)]
-    if not present:
-        raise BadInputError(f"{', '.join(map(str, runs))}: no variant has predictions/<variant>.parquet in every run "
-                            f"(looked for {', '.join(looked_for)})")
-    return present
 
 
 def over_drawn_runs(per_run: list[np.ndarray], drawn_runs: np.ndarray) -> np.ndarray:
@@ -85,7 +68,10 @@ def pool_runs(
     settings = read_run_settings(runs[0])
     for other in runs[1:]:
         scoring_settings(runs[0], other)
-    variants = pooled_variants(runs, variants, settings.variants)
+    if variants is None:
+        variants = shared_variants(runs, settings.variants)
+    for variant in variants:
+        check_predicted(variant, runs)
     classes, scoring = list(settings.classes), {"melanoma": settings.melanoma_class, "keratosis": settings.keratosis_class}
     first_path = predictions_path(runs[0], variants[0])
     first = read_predictions(first_path, classes, split)
