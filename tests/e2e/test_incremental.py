@@ -157,10 +157,10 @@ def test_another_classifier_seed_retrains_every_variant_on_the_same_splits_and_i
     # the splits, masks, purified and synthetic images and the (draw-free) classical floor are kept; the crop
     # caches follow the new manifests (which rows are flipped copies is a draw)
     assert {job.split("[")[0] for job in planned} <= {
-        "classification_manifest", "classification_cache_shard", "classification_cache_merge", "classification_train", "classification_predict", "evaluate_variant",
-        "compare_variants", "compare_variants_on_validation", "explain_cases", "occlusion_reliance",
-        "classification_counts_figure", "classification_history_figure", "artefact_strata",
-        "counterfactual_insertion", "all"}
+        "classification_manifest", "classification_cache_shard", "classification_cache_merge", "classification_train",
+        "classification_predict", "evaluate_variant", "compare_variants", "compare_variants_on_validation",
+        "explain_cases", "occlusion_reliance", "classification_counts_figure", "classification_history_figure",
+        "artefact_strata", "counterfactual_insertion", "all"}
 
 
 def test_evaluation_and_figure_settings_rerun_only_the_rules_that_read_them(copy_run, tmp_path):

@@ -146,12 +146,13 @@ def paired_differences(
         probabilities = frame[columns].to_numpy(dtype=float)
         observed[name] = resampled_metrics(labels, probabilities, classes, everything, melanoma, keratosis)
         samples[name] = resampled_metrics(labels, probabilities, classes, indices, melanoma, keratosis)
-    differences = {}
-    for metric in samples["reference"]:
-        resampled = samples["candidate"][metric] - samples["reference"][metric]
-        differences[metric] = {
-            "difference": float(observed["candidate"][metric][0] - observed["reference"][metric][0]),
-            "interval": percentile_interval(resampled, level),
-            "share_not_better": float(np.mean(resampled <= 0)),
-        }
-    return differences
+    return {metric: summarise_difference(observed["candidate"][metric][0] - observed["reference"][metric][0],
+                                         samples["candidate"][metric] - samples["reference"][metric], level)
+            for metric in samples["reference"]}
+
+
+def summarise_difference(observed: float, resampled: np.ndarray, level: float) -> dict[str, float | list[float]]:
+    """A candidate-minus-reference difference: the ``observed`` one, the percentile ``interval`` of its
+    ``resampled`` values, and the share of resamples in which the candidate is not better."""
+    return {"difference": float(observed), "interval": percentile_interval(resampled, level),
+            "share_not_better": float(np.mean(resampled <= 0))}

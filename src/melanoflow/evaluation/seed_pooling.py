@@ -16,7 +16,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from melanoflow.evaluation.bootstrap import percentile_interval, resampled_aucs, stratified_resamples
+from melanoflow.evaluation.bootstrap import (
+    percentile_interval,
+    resampled_aucs,
+    stratified_resamples,
+    summarise_difference,
+)
 from melanoflow.evaluation.metrics import probability_columns, read_predictions
 from melanoflow.evaluation.report import CLASSICAL_FLOOR, difference_columns, difference_text
 from melanoflow.evaluation.run_comparison import (
@@ -42,14 +47,6 @@ def over_drawn_runs(per_run: list[np.ndarray], drawn_runs: np.ndarray) -> np.nda
     return values[drawn_runs, np.arange(len(drawn_runs))[:, None]].mean(axis=1)
 
 
-def difference(candidate: dict[str, np.ndarray], reference: dict[str, np.ndarray], level: float) -> dict:
-    """Candidate minus reference: observed, percentile interval over the resamples, share not better."""
-    resampled = candidate["resampled"] - reference["resampled"]
-    return {"difference": float(candidate["observed"] - reference["observed"]),
-            "interval": percentile_interval(resampled, level),
-            "share_not_better": float(np.mean(resampled <= 0))}
-
-
 def pool_runs(
     runs: Sequence[str | os.PathLike],
     variants: Sequence[str] | None = None,
@@ -70,8 +67,9 @@ def pool_runs(
         scoring_settings(runs[0], other)
     if variants is None:
         variants = shared_variants(runs, settings.variants)
-    for variant in variants:
-        check_predicted(variant, runs)
+    else:
+        for variant in variants:
+            check_predicted(variant, runs)
     classes, scoring = list(settings.classes), {"melanoma": settings.melanoma_class, "keratosis": settings.keratosis_class}
     first_path = predictions_path(runs[0], variants[0])
     first = read_predictions(first_path, classes, split)
@@ -105,7 +103,9 @@ def pool_runs(
                     f"{metric}_run_min": min(pooled["runs"]), f"{metric}_run_max": max(pooled["runs"])}
             for reference, name in REFERENCES:
                 if reference in aucs and reference != variant:
-                    row |= difference_columns(f"{metric}_vs_{name}", difference(pooled, aucs[reference][metric], level))
+                    other = aucs[reference][metric]
+                    row |= difference_columns(f"{metric}_vs_{name}", summarise_difference(
+                        pooled["observed"] - other["observed"], pooled["resampled"] - other["resampled"], level))
         rows.append(row)
     return pd.DataFrame(rows)
 
